@@ -1,0 +1,253 @@
+"""load: YAML text -> plain tree + source map. Nothing is merged or validated here.
+
+PyYAML's SafeLoader follows YAML 1.1, which turns `yes`/`off` into booleans, leaves `1e-4` and
+`3e5` as strings, makes `2024-01-01` a date and keeps the last of two equal keys without a word.
+`SpecLoader` uses YAML 1.2 core rules instead (only true/false are booleans; `1e-4`, `3e5`, `.inf`
+are floats; `012` is the integer 12; no timestamps), and the tree is built by hand from composed
+nodes so that every key and value gets its file:line:col and duplicate keys become diagnostics.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from specc.diagnostics import Diagnostic, Location, json_path
+
+BOOL_TAG = "tag:yaml.org,2002:bool"
+INT_TAG = "tag:yaml.org,2002:int"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+STR_TAG = "tag:yaml.org,2002:str"
+NULL_TAG = "tag:yaml.org,2002:null"
+
+BOOL_RE = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+INT_RE = re.compile(r"^[-+]?[0-9]+$")
+FLOAT_RE = re.compile(
+    r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+)
+
+
+def _yaml12_resolvers(base: dict) -> dict:
+    """Copy of PyYAML's implicit resolvers without its YAML 1.1 bool/int/float/timestamp rules."""
+    dropped = {BOOL_TAG, INT_TAG, FLOAT_TAG, TIMESTAMP_TAG}
+    out: dict = {}
+    for first, rules in base.items():
+        kept = [(tag, rx) for tag, rx in rules if tag not in dropped]
+        if kept:
+            out[first] = kept
+    return out
+
+
+def _install_yaml12(cls: type) -> None:
+    cls.yaml_implicit_resolvers = _yaml12_resolvers(yaml.SafeLoader.yaml_implicit_resolvers)
+    # Order matters: the first matching rule wins, so integers are tried before floats.
+    cls.add_implicit_resolver(BOOL_TAG, BOOL_RE, list("tTfF"))
+    cls.add_implicit_resolver(INT_TAG, INT_RE, list("-+0123456789"))
+    cls.add_implicit_resolver(FLOAT_TAG, FLOAT_RE, list("-+0123456789."))
+
+
+class SpecLoader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 core scalars."""
+
+
+def _construct_bool(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> bool:
+    return loader.construct_scalar(node).lower() == "true"
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    return int(loader.construct_scalar(node), 10)
+
+
+def _construct_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> float:
+    text = loader.construct_scalar(node).lower()
+    if text.endswith(".inf"):
+        return float("-inf") if text.startswith("-") else float("inf")
+    if text == ".nan":
+        return float("nan")
+    return float(text)
+
+
+_install_yaml12(SpecLoader)
+SpecLoader.add_constructor(BOOL_TAG, _construct_bool)
+SpecLoader.add_constructor(INT_TAG, _construct_int)
+SpecLoader.add_constructor(FLOAT_TAG, _construct_float)
+
+
+class SpecDumper(yaml.SafeDumper):
+    """Dumper whose quoting decisions follow SpecLoader, so dump -> load round-trips exactly.
+
+    (SafeDumper would write the string '1e5' unquoted, which SpecLoader reads as a float.)
+    Lists of scalars are written in flow style: `betas: [0.9, 0.999]`.
+    """
+
+    def represent_list(self, data: list) -> yaml.Node:
+        flow = all(not isinstance(v, (dict, list)) for v in data)
+        return self.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_install_yaml12(SpecDumper)
+# Also quote what a YAML 1.1 reader would not read as a string (`yes`, `off`, `2024-01-01`), so the
+# dumped spec means the same to other tools. The YAML 1.2 rules come first and win for specc.
+for _first, _rules in yaml.SafeDumper.yaml_implicit_resolvers.items():
+    SpecDumper.yaml_implicit_resolvers.setdefault(_first, [])
+    SpecDumper.yaml_implicit_resolvers[_first] = SpecDumper.yaml_implicit_resolvers[_first] + [
+        r for r in _rules if r not in SpecDumper.yaml_implicit_resolvers[_first]
+    ]
+SpecDumper.add_representer(list, SpecDumper.represent_list)
+SpecDumper.add_representer(tuple, SpecDumper.represent_list)
+
+
+def dump_yaml(tree: Any) -> str:
+    """Block-style YAML in the tree's own key order (the schema order after resolve)."""
+    return yaml.dump(
+        tree,
+        Dumper=SpecDumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=100,
+    )
+
+
+Path_ = tuple  # a JSON path as a tuple of str keys and int indices
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Positions of one node: its key (None for list items and the root) and its value."""
+
+    key: Location | None
+    value: Location
+
+
+@dataclass
+class LoadedFile:
+    path: Path
+    display: str
+    tree: Any
+    source_map: dict[Path_, Entry] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+def _loc(display: str, mark: yaml.Mark | None) -> Location:
+    if mark is None:
+        return Location(display)
+    return Location(display, mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, display: str, loader: SpecLoader):
+        self.display = display
+        self.loader = loader
+        self.source_map: dict[Path_, Entry] = {}
+        self.diagnostics: list[Diagnostic] = []
+
+    def error(self, path: Path_, message: str, mark: yaml.Mark | None) -> None:
+        self.diagnostics.append(Diagnostic(json_path(path), message, _loc(self.display, mark)))
+
+    def build(self, node: yaml.Node, path: Path_, key_mark: yaml.Mark | None) -> Any:
+        key_loc = _loc(self.display, key_mark) if key_mark is not None else None
+        self.source_map[path] = Entry(key_loc, _loc(self.display, node.start_mark))
+        if isinstance(node, yaml.MappingNode):
+            return self.build_mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, path + (i,), None) for i, item in enumerate(node.value)]
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            self.error(path, f"cannot read this value: {problem}", node.start_mark)
+            return None
+
+    def build_mapping(self, node: yaml.MappingNode, path: Path_) -> dict:
+        out: dict[str, Any] = {}
+        first_line: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                self.error(path, "merge keys (<<) and complex keys are not supported",
+                           key_node.start_mark)
+                continue
+            key = self.loader.construct_object(key_node)
+            if not isinstance(key, str):
+                self.error(path, f"key {key!r} must be a string", key_node.start_mark)
+                continue
+            if key in out:
+                self.error(
+                    path + (key,),
+                    f"duplicate key {key!r} (first at line {first_line[key]})",
+                    key_node.start_mark,
+                )
+                continue
+            first_line[key] = key_node.start_mark.line + 1
+            out[key] = self.build(value_node, path + (key,), key_node.start_mark)
+        return out
+
+
+def load_text(text: str, display: str, path: Path | None = None) -> LoadedFile:
+    """Parse YAML text. Problems come back as diagnostics; nothing raises for bad input."""
+    loaded = LoadedFile(path=path or Path(display), display=display, tree=None)
+    loader = SpecLoader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        loaded.diagnostics.append(Diagnostic("$", f"invalid YAML: {problem}", _loc(display, mark)))
+        return loaded
+    except yaml.YAMLError as exc:
+        loaded.diagnostics.append(Diagnostic("$", f"invalid YAML: {exc}", Location(display)))
+        return loaded
+    finally:
+        loader.dispose()
+    if node is None:
+        loaded.tree = {}
+        loaded.source_map[()] = Entry(None, Location(display, 1, 1))
+        return loaded
+    builder = _Builder(display, loader)
+    tree = builder.build(node, (), None)
+    loaded.source_map = builder.source_map
+    loaded.diagnostics = builder.diagnostics
+    if not isinstance(tree, dict):
+        loaded.diagnostics.append(
+            Diagnostic("$", "a spec must be a mapping of sections", _loc(display, node.start_mark))
+        )
+        tree = {}
+    loaded.tree = tree
+    return loaded
+
+
+def display_name(path: Path) -> str:
+    """The name diagnostics use for a file: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def load_file(path: Path) -> LoadedFile:
+    display = display_name(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        lf = LoadedFile(path=path, display=display, tree=None)
+        lf.diagnostics.append(Diagnostic("$", "file not found", Location(display)))
+        return lf
+    except (OSError, UnicodeDecodeError) as exc:
+        lf = LoadedFile(path=path, display=display, tree=None)
+        lf.diagnostics.append(Diagnostic("$", f"cannot read file: {exc}", Location(display)))
+        return lf
+    return load_text(text, display, path)
+
+
+def parse_scalar(text: str) -> Any:
+    """Parse a `--set` value exactly like a value in a spec file (YAML 1.2 core rules)."""
+    loaded = load_text(f"v: {text}" if text.strip() else "v: ''", "--set")
+    if loaded.diagnostics or not isinstance(loaded.tree, dict) or "v" not in loaded.tree:
+        raise ValueError(loaded.diagnostics[0].message if loaded.diagnostics else "unreadable value")
+    return loaded.tree["v"]

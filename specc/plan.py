@@ -1,0 +1,255 @@
+"""plan: ResolvedSpec -> Plan (which partial fills each slot, and everything templates read).
+
+All decisions live here, so the templates stay Python with a few holes: the partial for each
+chosen kind (from the registry), the import lines, the Config dataclasses with their comments
+(from the schema descriptions), the docstring text, and a few build-time switches that prune code
+(e.g. no clipping code when train.grad_clip is 0).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+from specc.literals import py_comment, py_literal
+from specc.registry import SLOTS, Component, lookup
+from specc.resolve import ResolvedSpec
+from specc.schema import deref, describe, load_schema, object_properties
+
+LINE = 100
+
+BASE_IMPORTS = (
+    "import argparse",
+    "import copy",
+    "import json",
+    "import os",
+    "import sys",
+    "import time",
+    "from dataclasses import asdict, dataclass, replace",
+    "from pathlib import Path",
+    "from typing import NoReturn",
+    "import torch",
+    "from torch import Tensor, nn",
+)
+THIRD_PARTY = ("numpy", "torch")
+
+ACTIVATIONS = {"silu": "nn.SiLU", "gelu": "nn.GELU", "relu": "nn.ReLU", "tanh": "nn.Tanh"}
+
+
+@dataclass(frozen=True)
+class ConfigField:
+    line: str  # `name: annotation = literal  # comment`
+    comment_above: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConfigClass:
+    name: str
+    doc: str
+    fields: tuple[ConfigField, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    resolved: ResolvedSpec
+    script_label: str  # how the docstring names the script, e.g. generated/toy_moons.py
+    partials: dict[str, str]
+    components: dict[str, Component]
+    context: dict[str, Any] = field(default_factory=dict)
+
+
+def _annotation(node: dict, class_name: str | None) -> str:
+    if class_name:
+        return class_name
+    if "const" in node:
+        return type(node["const"]).__name__
+    kind = node.get("type")
+    if kind == "array":
+        item = _annotation(deref(node.get("items", {})), None)
+        return f"tuple[{item}, ...]"
+    if kind is None and "enum" in node:
+        kinds = {type(v).__name__ for v in node["enum"]}
+        return kinds.pop() if len(kinds) == 1 else "object"
+    return {"integer": "int", "number": "float", "boolean": "bool", "string": "str"}.get(kind, "object")
+
+
+def _class_name(path: tuple) -> str:
+    if not path:
+        return "Config"
+    return "".join(p.title().replace("_", "") for p in path) + "Config"
+
+
+def _config_classes(data: dict) -> list[ConfigClass]:
+    """One frozen dataclass per mapping of the resolved spec, nested ones first."""
+    schema = load_schema()
+    classes: list[ConfigClass] = []
+
+    def visit(node: dict, value: dict, path: tuple) -> str:
+        node = deref(node)
+        props = object_properties(node, value)
+        fields: list[ConfigField] = []
+        for key, sub in props.items():
+            if key not in value:
+                continue
+            v = value[key]
+            sub_node = deref(sub)
+            nested = visit(sub_node, v, path + (key,)) if isinstance(v, dict) else None
+            literal = f"{nested}()" if nested else py_literal(tuple(v) if isinstance(v, list) else v)
+            line = f"{key}: {_annotation(sub_node, nested)} = {literal}"
+            comment = py_comment(" ".join(describe(sub).split())) if not nested else ""
+            if comment and len(line) + len(comment) + 7 <= LINE:
+                fields.append(ConfigField(f"{line}  # {comment}"))
+            elif comment:
+                fields.append(ConfigField(line, tuple(textwrap.wrap(comment, LINE - 6))))
+            else:
+                fields.append(ConfigField(line))
+        name = _class_name(path)
+        branch_doc = describe(node)
+        if path and "kind" in value:
+            branch_doc = describe(deref(_branch(path, value["kind"])))
+        if path:
+            doc = f"{'.'.join(path)}: {' '.join(branch_doc.split())}"
+        else:
+            doc = "The whole resolved spec; CONFIG below is its only instance."
+        doc = "\n    ".join(textwrap.wrap(doc, LINE - 10))
+        classes.append(ConfigClass(name, doc, tuple(fields)))
+        return name
+
+    def _branch(path: tuple, kind: str) -> dict:
+        node: dict = schema
+        value: Any = data
+        for part in path:
+            node = object_properties(node, value)[part]
+            value = value[part]
+        node = deref(node)
+        for clause in node.get("allOf", []):
+            if clause.get("if", {}).get("properties", {}).get("kind", {}).get("const") == kind:
+                return clause["then"]
+        return node
+
+    visit(schema, data, ())
+    return classes
+
+
+def _kind_sections(data: dict) -> dict[str, str]:
+    """{dotted section path: chosen kind} for every mapping that has a `kind`."""
+    out: dict[str, str] = {}
+
+    def walk(value: Any, path: tuple) -> None:
+        if isinstance(value, dict):
+            if path and isinstance(value.get("kind"), str):
+                out[".".join(path)] = value["kind"]
+            for k, v in value.items():
+                walk(v, path + (k,))
+
+    walk(data, ())
+    return out
+
+
+def _imports(components: dict[str, Component], extra: tuple[str, ...]) -> dict[str, list[str]]:
+    lines = set(BASE_IMPORTS) | set(extra)
+    for comp in components.values():
+        lines.update(comp.imports)
+
+    def module(line: str) -> str:
+        return line.split()[1].split(".")[0]
+
+    def order(line: str) -> tuple:
+        return (line.startswith("from "), module(line), line)
+
+    stdlib = sorted((ln for ln in lines if module(ln) not in THIRD_PARTY), key=order)
+    third = sorted((ln for ln in lines if module(ln) in THIRD_PARTY), key=order)
+    return {"stdlib": stdlib, "third_party": third}
+
+
+def _header(resolved: ResolvedSpec) -> str:
+    source = py_comment(resolved.source)
+    lines = [
+        f"# Generated by specc from {source}; spec sha256 {resolved.sha256}.",
+        f"# Edit the spec and rebuild with `specc build {source}`; do not edit this file.",
+    ]
+    for text in resolved.overrides:
+        lines.append(f"# Built with --set {py_comment(text)}")
+    return "\n".join(lines)
+
+
+def _summary(data: dict) -> str:
+    d, m, p = data["data"], data["model"], data["path"]
+    what = d["kind"] + (f"/{d['distribution']}" if "distribution" in d else "")
+    return (f"{data['name']}: {data['loss']['kind']} on the {p['kind']} path, "
+            f"{m['kind']} on {what}, {data['coupling']['kind']} coupling, "
+            f"{data['sampler']['kind']} sampler.")
+
+
+def _docstring(data: dict, script: str, packages: list[str]) -> str:
+    name = data["name"]
+    parts = [_summary(data), ""]
+    if data.get("description", "").strip():
+        for paragraph in data["description"].strip().split("\n\n"):
+            parts += textwrap.wrap(paragraph, LINE - 4, replace_whitespace=True) + [""]
+    parts += [
+        "Run (one GPU, or the CPU when there is none):",
+        f"    python {script} --out runs/{name}",
+        "Many GPUs (one process per GPU; DDP turns on under torchrun):",
+        f"    torchrun --standalone --nproc_per_node=4 {script} --out runs/{name}",
+        "CPU smoke run:",
+        f"    python {script} --device cpu --max-steps 20 --out runs/{name}_smoke",
+        "Resume from the newest checkpoint:",
+        f"    python {script} --out runs/{name} --resume latest",
+        "",
+        "Needs: " + ", ".join(["torch"] + packages) + " (pip install " + " ".join(packages + ["torch"]) + ").",
+        "Time convention: z_t = alpha_t*x + sigma_t*eps, t = 0 is data and t = 1 is noise; the",
+        "velocity u_t = dz_t/dt points from data to noise and samplers integrate from t = 1 to 0.",
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
+    data = resolved.data
+    chosen = _kind_sections(data)
+    partials: dict[str, str] = {}
+    components: dict[str, Component] = {}
+    variants: dict[str, str] = {}
+    for section, kind in chosen.items():
+        if section not in SLOTS:
+            continue
+        comp = lookup(section, kind)
+        components[section] = comp
+        partials[SLOTS[section]] = comp.template
+        if comp.variant:
+            section_value = resolved.get(section)
+            stem = comp.template.rsplit(".py.j2", 1)[0]
+            variants[SLOTS[section]] = f"{stem}/{section_value[comp.variant]}.py.j2"
+    missing = sorted(set(SLOTS.values()) - set(partials))
+    if missing:
+        raise LookupError(f"no partial chosen for slots {missing}")
+
+    train = data["train"]
+    extra_imports: tuple[str, ...] = ()
+    if train["lr_schedule"] == "cosine":
+        extra_imports += ("import math",)
+    packages = sorted({p for c in components.values() for p in c.packages})
+    if data["eval"].get("plot"):
+        packages = sorted(set(packages) | {"Pillow"})
+    if any(c.imports and "import numpy as np" in c.imports for c in components.values()):
+        packages = sorted(set(packages) | {"numpy"})
+    script = script_label or f"generated/{data['name']}.py"
+    context: dict[str, Any] = {
+        "header": _header(resolved),
+        "docstring": _docstring(data, script, packages),
+        "imports": _imports(components, extra_imports),
+        "spec_lines": resolved.yaml().splitlines(keepends=True),
+        "sha256": resolved.sha256,
+        "config_classes": _config_classes(data),
+        "partials": partials,
+        "activation": ACTIVATIONS.get(data["model"].get("activation", ""), ""),
+        "plot": bool(data["eval"].get("plot")),
+        "grad_clip": train["grad_clip"] > 0,
+        "lr_schedule": train["lr_schedule"],
+        "ema_warmup": train["ema_warmup"],
+        "variants": variants,
+        "diagnostics": [],  # names of extra eval functions (each returns a dict of metrics)
+    }
+    return Plan(resolved, script, partials, components, context)

@@ -1,0 +1,56 @@
+"""The component registry: one entry per (section, kind) -> the template partial that emits it.
+
+A component is a `kind:` of a section. Adding one is: a schema branch in
+`specc/schema/spec.schema.json`, a partial under `templates/<section>/`, one entry here, tests and
+a spec that uses it. `specc list` reads the kinds and their descriptions from the schema; this
+registry says how each is emitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Component:
+    template: str  # path under templates/
+    imports: tuple[str, ...] = ()  # module-level import lines the partial uses
+    packages: tuple[str, ...] = ()  # pip packages the emitted code needs besides torch
+    variant: str | None = None  # an option whose value picks a sub-partial: <stem>/<value>.py.j2
+
+
+# Keyed by (section path, kind). Section paths are the spec's dotted paths to a `kind:` mapping.
+REGISTRY: dict[tuple[str, str], Component] = {
+    ("data", "toy2d"): Component("data/toy2d.py.j2", ("import math",), variant="distribution"),
+    ("model", "mlp"): Component("model/mlp.py.j2", ("import math",)),
+    ("path", "rectified"): Component("path/rectified.py.j2"),
+    ("coupling", "independent"): Component("coupling/independent.py.j2"),
+    ("loss", "cfm"): Component("loss/cfm.py.j2"),
+    ("weighting", "uniform"): Component("weighting/uniform.py.j2"),
+    ("weighting.time_sampling", "uniform"): Component("time_sampling/uniform.py.j2"),
+    ("sampler", "euler"): Component("sampler/euler.py.j2"),
+    ("sampler.grid", "uniform"): Component("grid/uniform.py.j2"),
+    ("eval", "w2"): Component("eval/w2.py.j2", ("import math", "import numpy as np"), ("POT",)),
+}
+
+# The template slot each section path fills in script.py.j2.
+SLOTS: dict[str, str] = {
+    "data": "data",
+    "model": "model",
+    "path": "path",
+    "coupling": "coupling",
+    "loss": "loss",
+    "weighting": "weighting",
+    "weighting.time_sampling": "time_sampling",
+    "sampler": "sampler",
+    "sampler.grid": "grid",
+    "eval": "eval",
+}
+
+
+def lookup(section: str, kind: str) -> Component:
+    try:
+        return REGISTRY[(section, kind)]
+    except KeyError:
+        # The schema admitted a kind nobody registered: a specc bug, not a user error.
+        raise LookupError(f"no template registered for {section}.kind {kind!r}") from None
