@@ -713,8 +713,9 @@ def load_checkpoint(path: Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # a truncated or foreign file: name it, do not print a traceback
+        reason = (str(exc).splitlines() or [""])[0][:120]
         die(
-            f"cannot read checkpoint {path} ({type(exc).__name__}: {exc}). "
+            f"cannot read checkpoint {path} ({type(exc).__name__}: {reason}). "
             "Delete it to resume from the one before, or pass another --resume path."
         )
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+
 from specc.diagnostics import Diagnostic, Location
 from specc.diagnostics import json_path as jp
 from specc.resolve import DEFAULT, ResolvedSpec
@@ -23,37 +24,58 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 def check_name(spec: dict) -> Iterator[Finding]:
     # The schema checks a written name; a name taken from the file stem is checked here.
     if not NAME_RE.match(spec["name"]):
-        yield (("name",), f"{spec['name']!r} (from the file name) is not a valid name: set "
-               "name: to 1-64 letters, digits and '_', not starting with a digit", "error")
+        yield (
+            ("name",),
+            f"{spec['name']!r} (from the file name) is not a valid name: set "
+            "name: to 1-64 letters, digits and '_', not starting with a digit",
+            "error",
+        )
 
 
 def check_time_range(spec: dict) -> Iterator[Finding]:
     train = spec["train"]
     if train["t_min"] >= train["t_max"]:
-        yield (("train", "t_min"), f"{train['t_min']} must be smaller than $.train.t_max "
-               f"({train['t_max']})", "error")
+        yield (
+            ("train", "t_min"),
+            f"{train['t_min']} must be smaller than $.train.t_max ({train['t_max']})",
+            "error",
+        )
 
 
 def check_time_dim(spec: dict) -> Iterator[Finding]:
     model = spec["model"]
     if "time_dim" in model and model["time_dim"] % 2:
-        yield (("model", "time_dim"), f"{model['time_dim']} must be even (sine and cosine "
-               "features come in pairs)", "error")
+        yield (
+            ("model", "time_dim"),
+            f"{model['time_dim']} must be even (sine and cosine features come in pairs)",
+            "error",
+        )
 
 
 def check_schedule(spec: dict) -> Iterator[Finding]:
     train = spec["train"]
     steps = train["steps"]
     if train["warmup_steps"] >= steps:
-        yield (("train", "warmup_steps"), f"{train['warmup_steps']} is not smaller than "
-               f"$.train.steps ({steps}), so the learning rate never reaches train.lr", "warning")
+        yield (
+            ("train", "warmup_steps"),
+            f"{train['warmup_steps']} is not smaller than "
+            f"$.train.steps ({steps}), so the learning rate never reaches train.lr",
+            "warning",
+        )
     if train["log_every"] > steps:
-        yield (("train", "log_every"), f"{train['log_every']} is larger than $.train.steps "
-               f"({steps}), so no training loss is logged", "warning")
+        yield (
+            ("train", "log_every"),
+            f"{train['log_every']} is larger than $.train.steps "
+            f"({steps}), so no training loss is logged",
+            "warning",
+        )
     every = spec["eval"].get("every", 0)
     if every > steps:
-        yield (("eval", "every"), f"{every} is larger than $.train.steps ({steps}), so eval "
-               "runs only at the end", "warning")
+        yield (
+            ("eval", "every"),
+            f"{every} is larger than $.train.steps ({steps}), so eval runs only at the end",
+            "warning",
+        )
 
 
 CHECKS: list[Check] = [check_name, check_time_range, check_time_dim, check_schedule]

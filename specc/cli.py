@@ -69,12 +69,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 @cli.command()
 @click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Output file (one spec only). Default: generated/<name>.py")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Output file (one spec only). Default: generated/<name>.py",
+)
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the script instead of writing it.")
 @_spec_args
-def build(specs: tuple[Path, ...], output: Path | None, to_stdout: bool, sets: tuple[str, ...],
-          strict: bool) -> None:
+def build(
+    specs: tuple[Path, ...],
+    output: Path | None,
+    to_stdout: bool,
+    sets: tuple[str, ...],
+    strict: bool,
+) -> None:
     """Build each SPEC into generated/<name>.py (written only when it changes)."""
     if output is not None and to_stdout:
         raise click.UsageError("-o/--output and --stdout exclude each other")
@@ -129,10 +139,22 @@ def explain(spec: Path, sets: tuple[str, ...]) -> None:
 
 
 @cli.command()
-@click.option("--specs", "specs_dir", type=click.Path(path_type=Path), default=Path("specs"),
-              show_default=True, help="Directory of specs (its *.yaml files; not subdirectories).")
-@click.option("--generated", "gen_dir", type=click.Path(path_type=Path), default=Path("generated"),
-              show_default=True, help="Directory of generated scripts.")
+@click.option(
+    "--specs",
+    "specs_dir",
+    type=click.Path(path_type=Path),
+    default=Path("specs"),
+    show_default=True,
+    help="Directory of specs (its *.yaml files; not subdirectories).",
+)
+@click.option(
+    "--generated",
+    "gen_dir",
+    type=click.Path(path_type=Path),
+    default=Path("generated"),
+    show_default=True,
+    help="Directory of generated scripts.",
+)
 def check(specs_dir: Path, gen_dir: Path) -> None:
     """Rebuild every spec in memory; exit 1 with a diff if generated/ is stale."""
     if not specs_dir.is_dir():
@@ -150,20 +172,27 @@ def check(specs_dir: Path, gen_dir: Path) -> None:
         current = target.read_text(encoding="utf-8") if target.is_file() else ""
         if current != result.text:
             stale = True
-            diff = difflib.unified_diff(current.splitlines(keepends=True),
-                                        result.text.splitlines(keepends=True),
-                                        fromfile=f"{target.as_posix()} (committed)",
-                                        tofile=f"{target.as_posix()} (from {spec.as_posix()})")
+            diff = difflib.unified_diff(
+                current.splitlines(keepends=True),
+                result.text.splitlines(keepends=True),
+                fromfile=f"{target.as_posix()} (committed)",
+                tofile=f"{target.as_posix()} (from {spec.as_posix()})",
+            )
             sys.stdout.writelines(diff)
             click.echo(f"stale: {target.as_posix()}", err=True)
     if gen_dir.is_dir():
         for orphan in sorted(p.name for p in gen_dir.glob("*.py") if p.name not in expected):
             stale = True
-            click.echo(f"orphan: {(gen_dir / orphan).as_posix()} has no spec in "
-                       f"{specs_dir.as_posix()}/", err=True)
+            click.echo(
+                f"orphan: {(gen_dir / orphan).as_posix()} has no spec in {specs_dir.as_posix()}/",
+                err=True,
+            )
     if stale:
-        click.echo(f"generated/ is stale: run `specc build {specs_dir.as_posix()}/*.yaml` "
-                   "(and delete orphans)", err=True)
+        click.echo(
+            f"generated/ is stale: run `specc build {specs_dir.as_posix()}/*.yaml` "
+            "(and delete orphans)",
+            err=True,
+        )
         raise SpeccError("stale")
     click.echo(f"ok: {len(expected)} scripts match their specs", err=True)
 
@@ -178,10 +207,14 @@ def diff(a: Path, b: Path) -> None:
     _report(rb.diagnostics, str(b))
     if not ra.ok or not rb.ok or ra.text is None or rb.text is None:
         raise SpeccError("invalid spec")
-    lines = list(difflib.unified_diff(ra.text.splitlines(keepends=True),
-                                      rb.text.splitlines(keepends=True),
-                                      fromfile=f"{a.as_posix()} -> generated/{ra.name}.py",
-                                      tofile=f"{b.as_posix()} -> generated/{rb.name}.py"))
+    lines = list(
+        difflib.unified_diff(
+            ra.text.splitlines(keepends=True),
+            rb.text.splitlines(keepends=True),
+            fromfile=f"{a.as_posix()} -> generated/{ra.name}.py",
+            tofile=f"{b.as_posix()} -> generated/{rb.name}.py",
+        )
+    )
     sys.stdout.writelines(lines)
     if lines:
         raise SpeccError("differ")
@@ -229,7 +262,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         else:
-            click.echo(f"internal error: {type(exc).__name__}: {exc} "
-                       "(rerun with --debug for the traceback)", err=True)
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc} "
+                "(rerun with --debug for the traceback)",
+                err=True,
+            )
         return EXIT_INTERNAL
     return EXIT_OK

@@ -141,6 +141,10 @@ def _loc(display: str, mark: yaml.Mark | None) -> Location:
     return Location(display, mark.line + 1, mark.column + 1)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
 class _Builder:
     def __init__(self, display: str, loader: SpecLoader):
         self.display = display
@@ -154,24 +158,43 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path_, key_mark: yaml.Mark | None) -> Any:
         key_loc = _loc(self.display, key_mark) if key_mark is not None else None
         self.source_map[path] = Entry(key_loc, _loc(self.display, node.start_mark))
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+            self.error(
+                path, f"cannot read this value: tag {node.tag!r} is not allowed", node.start_mark
+            )
+            return None
         if isinstance(node, yaml.MappingNode):
             return self.build_mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,), None) for i, item in enumerate(node.value)]
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             problem = getattr(exc, "problem", None) or str(exc)
             self.error(path, f"cannot read this value: {problem}", node.start_mark)
             return None
+        if isinstance(value, str) and _SURROGATE.search(value):
+            bad = _SURROGATE.search(value).group()
+            self.error(
+                path,
+                f"cannot read this value: it holds U+{ord(bad):04X}, a lone "
+                "surrogate that no file can store",
+                node.start_mark,
+            )
+            return None
+        return value
 
     def build_mapping(self, node: yaml.MappingNode, path: Path_) -> dict:
         out: dict[str, Any] = {}
         first_line: dict[str, int] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                self.error(path, "merge keys (<<) and complex keys are not supported",
-                           key_node.start_mark)
+            if (
+                not isinstance(key_node, yaml.ScalarNode)
+                or key_node.tag == "tag:yaml.org,2002:merge"
+            ):
+                self.error(
+                    path, "merge keys (<<) and complex keys are not supported", key_node.start_mark
+                )
                 continue
             key = self.loader.construct_object(key_node)
             if not isinstance(key, str):
@@ -198,6 +221,8 @@ def load_text(text: str, display: str, path: Path | None = None) -> LoadedFile:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and exc.context_mark is not None and exc.problem:
+            problem += f" ({exc.context} at line {exc.context_mark.line + 1})"
         loaded.diagnostics.append(Diagnostic("$", f"invalid YAML: {problem}", _loc(display, mark)))
         return loaded
     except yaml.YAMLError as exc:
@@ -217,7 +242,7 @@ def load_text(text: str, display: str, path: Path | None = None) -> LoadedFile:
         loaded.diagnostics.append(
             Diagnostic("$", "a spec must be a mapping of sections", _loc(display, node.start_mark))
         )
-        tree = {}
+        return loaded  # tree stays None: nothing else can be checked
     loaded.tree = tree
     return loaded
 
@@ -249,5 +274,7 @@ def parse_scalar(text: str) -> Any:
     """Parse a `--set` value exactly like a value in a spec file (YAML 1.2 core rules)."""
     loaded = load_text(f"v: {text}" if text.strip() else "v: ''", "--set")
     if loaded.diagnostics or not isinstance(loaded.tree, dict) or "v" not in loaded.tree:
-        raise ValueError(loaded.diagnostics[0].message if loaded.diagnostics else "unreadable value")
+        raise ValueError(
+            loaded.diagnostics[0].message if loaded.diagnostics else "unreadable value"
+        )
     return loaded.tree["v"]

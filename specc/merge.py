@@ -112,13 +112,24 @@ def _version_check(lf: LoadedFile) -> list[Diagnostic]:
     """Parents are checked here; the spec file's own version is checked by the schema."""
     tree = lf.tree if isinstance(lf.tree, dict) else {}
     if "version" not in tree:
-        return [Diagnostic("$.version", "missing required key 'version' (use version: 1)",
-                           Location(lf.display, 1, 1))]
+        return [
+            Diagnostic(
+                "$.version",
+                "missing required key 'version' (use version: 1)",
+                Location(lf.display, 1, 1),
+            )
+        ]
     if tree["version"] not in SUPPORTED_VERSIONS or isinstance(tree["version"], bool):
         entry = lf.source_map.get(("version",))
         loc = entry.value if entry else Location(lf.display, 1, 1)
-        return [Diagnostic("$.version", f"{tree['version']!r} is not a supported version "
-                           f"(supported: {', '.join(map(str, SUPPORTED_VERSIONS))})", loc)]
+        return [
+            Diagnostic(
+                "$.version",
+                f"{tree['version']!r} is not a supported version "
+                f"(supported: {', '.join(map(str, SUPPORTED_VERSIONS))})",
+                loc,
+            )
+        ]
     return []
 
 
@@ -145,7 +156,9 @@ def _load_chain(path: Path) -> tuple[list[LoadedFile], list[Diagnostic], bool]:
         entry = lf.source_map.get(("extends",))
         loc = entry.value if entry else Location(lf.display)
         if not isinstance(parent_ref, str) or not parent_ref.strip():
-            diags.append(Diagnostic("$.extends", "must be the relative path of one parent spec", loc))
+            diags.append(
+                Diagnostic("$.extends", "must be the relative path of one parent spec", loc)
+            )
             fatal = True
             break
         parent = (current.parent / parent_ref).resolve()
@@ -155,8 +168,13 @@ def _load_chain(path: Path) -> tuple[list[LoadedFile], list[Diagnostic], bool]:
             fatal = True
             break
         if not parent.is_file():
-            diags.append(Diagnostic("$.extends", f"parent spec {parent_ref!r} not found "
-                                    f"(paths are relative to {lf.display})", loc))
+            diags.append(
+                Diagnostic(
+                    "$.extends",
+                    f"parent spec {parent_ref!r} not found (paths are relative to {lf.display})",
+                    loc,
+                )
+            )
             fatal = True
             break
         current = parent
@@ -193,8 +211,15 @@ def merge_spec(path: Path, sets: Sequence[str] = ()) -> Merged:
         new_map = {}
         tree = _merge(tree, smap, layer, layer_map, (), new_map)
         smap = new_map
-    return Merged(tree=tree, source_map=smap, diagnostics=diags, root=files[0],
-                  chain=[f.display for f in files], overrides=overrides, fatal=fatal)
+    return Merged(
+        tree=tree,
+        source_map=smap,
+        diagnostics=diags,
+        root=files[0],
+        chain=[f.display for f in files],
+        overrides=overrides,
+        fatal=fatal,
+    )
 
 
 def _mark_override_leaves(value: Any, path: tuple, loc: Location, out: dict) -> None:

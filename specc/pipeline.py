@@ -12,7 +12,7 @@ from specc.merge import Merged, merge_spec
 from specc.plan import make_plan
 from specc.render import render
 from specc.resolve import ResolvedSpec, resolve
-from specc.validate import validate_tree
+from specc.validate import validate_merged
 
 
 @dataclass
@@ -39,7 +39,7 @@ def check_spec(path: Path, sets: Sequence[str] = ()) -> Result:
     if merged.fatal:
         result.diagnostics = sort_diagnostics(result.diagnostics)
         return result
-    result.diagnostics += validate_tree(merged.tree, merged.source_map)
+    result.diagnostics = validate_merged(merged)
     if has_errors(result.diagnostics):
         result.diagnostics = sort_diagnostics(result.diagnostics)
         return result

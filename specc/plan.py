@@ -71,7 +71,9 @@ def _annotation(node: dict, class_name: str | None) -> str:
     if kind is None and "enum" in node:
         kinds = {type(v).__name__ for v in node["enum"]}
         return kinds.pop() if len(kinds) == 1 else "object"
-    return {"integer": "int", "number": "float", "boolean": "bool", "string": "str"}.get(kind, "object")
+    return {"integer": "int", "number": "float", "boolean": "bool", "string": "str"}.get(
+        kind, "object"
+    )
 
 
 def _class_name(path: tuple) -> str:
@@ -95,7 +97,9 @@ def _config_classes(data: dict) -> list[ConfigClass]:
             v = value[key]
             sub_node = deref(sub)
             nested = visit(sub_node, v, path + (key,)) if isinstance(v, dict) else None
-            literal = f"{nested}()" if nested else py_literal(tuple(v) if isinstance(v, list) else v)
+            literal = (
+                f"{nested}()" if nested else py_literal(tuple(v) if isinstance(v, list) else v)
+            )
             line = f"{key}: {_annotation(sub_node, nested)} = {literal}"
             comment = py_comment(" ".join(describe(sub).split())) if not nested else ""
             if comment and len(line) + len(comment) + 7 <= LINE:
@@ -177,9 +181,11 @@ def _header(resolved: ResolvedSpec) -> str:
 def _summary(data: dict) -> str:
     d, m, p = data["data"], data["model"], data["path"]
     what = d["kind"] + (f"/{d['distribution']}" if "distribution" in d else "")
-    return (f"{data['name']}: {data['loss']['kind']} on the {p['kind']} path, "
-            f"{m['kind']} on {what}, {data['coupling']['kind']} coupling, "
-            f"{data['sampler']['kind']} sampler.")
+    return (
+        f"{data['name']}: {data['loss']['kind']} on the {p['kind']} path, "
+        f"{m['kind']} on {what}, {data['coupling']['kind']} coupling, "
+        f"{data['sampler']['kind']} sampler."
+    )
 
 
 def _docstring(data: dict, script: str, packages: list[str]) -> str:
@@ -198,7 +204,11 @@ def _docstring(data: dict, script: str, packages: list[str]) -> str:
         "Resume from the newest checkpoint:",
         f"    python {script} --out runs/{name} --resume latest",
         "",
-        "Needs: " + ", ".join(["torch"] + packages) + " (pip install " + " ".join(packages + ["torch"]) + ").",
+        "Needs: "
+        + ", ".join(["torch"] + packages)
+        + " (pip install "
+        + " ".join(packages + ["torch"])
+        + ").",
         "Time convention: z_t = alpha_t*x + sigma_t*eps, t = 0 is data and t = 1 is noise; the",
         "velocity u_t = dz_t/dt points from data to noise and samplers integrate from t = 1 to 0.",
         "",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from specc.schema import deref, describe, kind_branches, load_schema
 
 
@@ -23,8 +22,12 @@ def _type(node: dict) -> str:
 def _bounds(node: dict) -> str:
     node = deref(node)
     parts = []
-    for key, sym in (("minimum", "≥"), ("exclusiveMinimum", ">"), ("maximum", "≤"),
-                     ("exclusiveMaximum", "<")):
+    for key, sym in (
+        ("minimum", "≥"),
+        ("exclusiveMinimum", ">"),
+        ("maximum", "≤"),
+        ("exclusiveMaximum", "<"),
+    ):
         if key in node:
             parts.append(f"{sym} {node[key]}")
     if node.get("type") == "array" and "items" in node:
@@ -38,7 +41,7 @@ def _default(prop: dict) -> str:
     if "default" in prop:
         return f"`{json.dumps(prop['default'])}`"
     node = deref(prop)
-    return f"`{json.dumps(node['default'])}`" if "default" in node else "required"
+    return f"`{json.dumps(node['default'])}`" if "default" in node else "optional"
 
 
 def _options_table(props: dict[str, dict], required: list[str], prefix: str) -> list[str]:
@@ -53,7 +56,9 @@ def _options_table(props: dict[str, dict], required: list[str], prefix: str) -> 
         bounds = _bounds(prop)
         default = "required" if key in required else _default(prop)
         desc = describe(prop).replace("|", "\\|")
-        rows.append(f"| `{key}` | {kind}{' (' + bounds + ')' if bounds else ''} | {default} | {desc} |")
+        rows.append(
+            f"| `{key}` | {kind}{' (' + bounds + ')' if bounds else ''} | {default} | {desc} |"
+        )
     return rows if len(rows) > 2 else []
 
 
@@ -83,7 +88,9 @@ def markdown() -> str:
         seen.add(name)
         out.extend([f"## `{name}`", "", describe(prop), ""])
         if not branches:
-            out.extend(_options_table(node.get("properties", {}), node.get("required", []), name + "."))
+            out.extend(
+                _options_table(node.get("properties", {}), node.get("required", []), name + ".")
+            )
             out.append("")
             return
         default = prop.get("default")
@@ -92,7 +99,9 @@ def markdown() -> str:
         nested: list[tuple[str, dict]] = []
         for kind, branch in branches.items():
             out.extend([f"### `{name}.kind: {kind}`", "", branch.get("description", ""), ""])
-            rows = _options_table(branch.get("properties", {}), branch.get("required", []), name + ".")
+            rows = _options_table(
+                branch.get("properties", {}), branch.get("required", []), name + "."
+            )
             out.extend(rows + ([""] if rows else []))
             for key, sub in branch.get("properties", {}).items():
                 if key != "kind" and deref(sub).get("type") == "object":
@@ -117,7 +126,9 @@ def kinds_listing() -> list[tuple[str, str, list[tuple[str, str]]]]:
         if not branches or name in seen:
             return
         seen.add(name)
-        out.append((name, describe(prop), [(k, b.get("description", "")) for k, b in branches.items()]))
+        out.append(
+            (name, describe(prop), [(k, b.get("description", "")) for k, b in branches.items()])
+        )
         for branch in branches.values():
             for key, sub in branch.get("properties", {}).items():
                 if key != "kind":
@@ -126,5 +137,3 @@ def kinds_listing() -> list[tuple[str, str, list[tuple[str, str]]]]:
     for key, prop in schema["properties"].items():
         visit(key, prop)
     return out
-
-

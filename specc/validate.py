@@ -8,6 +8,7 @@ checks that need defaults filled in live in `checks.py` and run after `resolve`.
 from __future__ import annotations
 
 import difflib
+import json
 from typing import Any
 
 import jsonschema
@@ -19,8 +20,26 @@ from specc.schema import load_schema
 
 
 def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    """A value as the spec writes it: strings quoted, null/true/false, flow lists and mappings."""
+    if isinstance(value, str):
+        text = repr(value)
+    else:
+        try:
+            text = json.dumps(value, ensure_ascii=False)
+        except (TypeError, ValueError):
+            text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+TYPE_NAMES = {
+    "array": "list",
+    "object": "mapping",
+    "integer": "integer",
+    "number": "number",
+    "string": "string",
+    "boolean": "boolean",
+    "null": "null",
+}
 
 
 def did_you_mean(word: Any, choices: list[str]) -> str:
@@ -64,7 +83,9 @@ def _convert(error: jsonschema.ValidationError, smap: dict[tuple, Entry]) -> lis
             msg = section + did_you_mean(key, allowed)
             if not did_you_mean(key, allowed) and allowed:
                 msg += f" (allowed: {', '.join(allowed)})"
-            out.append(Diagnostic(json_path(path + (key,)), msg, locate(smap, path + (key,), key=True)))
+            out.append(
+                Diagnostic(json_path(path + (key,)), msg, locate(smap, path + (key,), key=True))
+            )
         return out
     if v == "required":
         out = []
@@ -74,8 +95,13 @@ def _convert(error: jsonschema.ValidationError, smap: dict[tuple, Entry]) -> lis
                 if key == "kind":
                     kinds = error.schema.get("properties", {}).get("kind", {}).get("enum", [])
                     extra = f" (one of: {', '.join(map(repr, kinds))})" if kinds else ""
-                out.append(Diagnostic(json_path(path + (key,)), f"missing required key {key!r}{extra}",
-                                      locate(smap, path)))
+                out.append(
+                    Diagnostic(
+                        json_path(path + (key,)),
+                        f"missing required key {key!r}{extra}",
+                        locate(smap, path),
+                    )
+                )
         return out
     if v == "enum":
         choices = error.validator_value
@@ -84,19 +110,25 @@ def _convert(error: jsonschema.ValidationError, smap: dict[tuple, Entry]) -> lis
         return [Diagnostic(json_path(path), msg, locate(smap, path))]
     if v == "const":
         if path == ("version",):
-            msg = (f"{_short(instance)} is not a supported version "
-                   f"(supported: {', '.join(map(str, SUPPORTED_VERSIONS))})")
+            msg = (
+                f"{_short(instance)} is not a supported version "
+                f"(supported: {', '.join(map(str, SUPPORTED_VERSIONS))})"
+            )
         else:
             msg = f"must be {error.validator_value!r}, not {_short(instance)}"
         return [Diagnostic(json_path(path), msg, locate(smap, path))]
     if v == "pattern" and path == ("name",):
-        msg = (f"{_short(instance)} is not a valid name: use 1-64 letters, digits and '_', "
-               "not starting with a digit (it becomes a file and module name)")
+        msg = (
+            f"{_short(instance)} is not a valid name: use 1-64 letters, digits and '_', "
+            "not starting with a digit (it becomes a file and module name)"
+        )
         return [Diagnostic(json_path(path), msg, locate(smap, path))]
     if v == "type":
         expected = error.validator_value
-        if isinstance(expected, list):
-            expected = " or ".join(expected)
+        names = [
+            TYPE_NAMES.get(e, e) for e in (expected if isinstance(expected, list) else [expected])
+        ]
+        expected = " or ".join(names)
         article = "an" if str(expected)[:1] in "aeiou" else "a"
         msg = f"{_short(instance)} is not {article} {expected}"
         if expected == "boolean" and isinstance(instance, str):
@@ -106,6 +138,16 @@ def _convert(error: jsonschema.ValidationError, smap: dict[tuple, Entry]) -> lis
         n = error.validator_value
         word = "at least" if v == "minItems" else "at most"
         msg = f"{_short(instance)} must have {word} {n} item{'s' if n != 1 else ''}"
+        return [Diagnostic(json_path(path), msg, locate(smap, path))]
+    if v == "exclusiveMinimum":
+        msg = f"{_short(instance)} must be greater than {error.validator_value}"
+        return [Diagnostic(json_path(path), msg, locate(smap, path))]
+    if v == "exclusiveMaximum":
+        msg = f"{_short(instance)} must be less than {error.validator_value}"
+        return [Diagnostic(json_path(path), msg, locate(smap, path))]
+    if v in ("minimum", "maximum"):
+        word = "less" if v == "minimum" else "greater"
+        msg = f"{_short(instance)} is {word} than the {v} of {error.validator_value}"
         return [Diagnostic(json_path(path), msg, locate(smap, path))]
     return [Diagnostic(json_path(path), error.message, locate(smap, path))]
 
@@ -120,4 +162,15 @@ def validate_tree(tree: Any, source_map: dict[tuple, Entry]) -> list[Diagnostic]
 
 
 def validate_merged(merged: Merged) -> list[Diagnostic]:
-    return list(merged.diagnostics) + validate_tree(merged.tree, merged.source_map)
+    """Merge diagnostics plus schema diagnostics, minus schema noise about values that could not
+    be read at all (a refused tag becomes null; saying it is not a mapping adds nothing)."""
+    unreadable = {d.path for d in merged.diagnostics if "cannot read" in d.message}
+    schema = [
+        d
+        for d in validate_tree(merged.tree, merged.source_map)
+        if not any(
+            d.path == p or d.path.startswith(p + ".") or d.path.startswith(p + "[")
+            for p in unreadable
+        )
+    ]
+    return list(merged.diagnostics) + schema

@@ -53,7 +53,9 @@ def object_properties(node: dict, instance: Any, schema: dict | None = None) -> 
     if branches:
         kind = instance.get("kind") if isinstance(instance, dict) else None
         branch = branches.get(kind)
-        return dict(branch.get("properties", {})) if branch else {"kind": node["properties"]["kind"]}
+        return (
+            dict(branch.get("properties", {})) if branch else {"kind": node["properties"]["kind"]}
+        )
     return dict(node.get("properties", {}))
 
 

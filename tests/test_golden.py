@@ -1,0 +1,62 @@
+"""generated/ always equals `specc build` of specs/; the generated code is formatted and clean."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from specc.cli import main
+from specc.reference import markdown
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_generated_matches_specs(monkeypatch: pytest.MonkeyPatch, capsys):
+    monkeypatch.chdir(REPO)
+    code = main(["check"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+
+
+def test_every_spec_has_a_script_and_opens_with_its_commands():
+    specs = sorted((REPO / "specs").glob("*.yaml"))
+    assert specs
+    for spec in specs:
+        head = spec.read_text().splitlines()[:4]
+        assert any("specc build" in line for line in head), f"{spec.name}: no build command"
+        assert any("python generated/" in line for line in head), f"{spec.name}: no run command"
+
+
+def _ruff() -> list[str]:
+    exe = shutil.which("ruff")
+    if exe:
+        return [exe]
+    return [sys.executable, "-m", "ruff"]
+
+
+def test_generated_code_is_formatted_and_lint_clean():
+    fmt = subprocess.run(
+        [*_ruff(), "format", "--check", "--no-cache", "generated/"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    lint = subprocess.run(
+        [*_ruff(), "check", "--no-cache", "--select", "E4,E7,E9,F", "generated/"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_spec_reference_is_current():
+    path = REPO / "docs" / "spec-reference.md"
+    assert path.read_text(encoding="utf-8") == markdown(), (
+        "docs/spec-reference.md is stale: specc schema --markdown > docs/spec-reference.md"
+    )
