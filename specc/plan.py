@@ -237,7 +237,14 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         raise LookupError(f"no partial chosen for slots {missing}")
 
     train = data["train"]
+    diagnostics: list[tuple[str, str]] = []  # (function name, partial)
+    commands: list[tuple[str, str]] = [
+        ("sample", "train/commands/sample.py.j2"),
+        ("eval", "train/commands/eval.py.j2"),
+    ]
     extra_imports: tuple[str, ...] = ()
+    if train["prefetch"] > 0:
+        extra_imports += ("import queue", "import threading", "from collections.abc import Callable")
     if train["lr_schedule"] == "cosine":
         extra_imports += ("import math",)
     packages = sorted({p for c in components.values() for p in c.packages})
@@ -260,6 +267,13 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         "lr_schedule": train["lr_schedule"],
         "ema_warmup": train["ema_warmup"],
         "variants": variants,
-        "diagnostics": [],  # names of extra eval functions (each returns a dict of metrics)
+        # Extra eval functions: each partial defines a function (model, rt, step, out_dir) -> dict
+        # of metrics that run_eval and the eval command call after evaluate().
+        "diagnostics": [name for name, _ in diagnostics],
+        "diagnostic_partials": [template for _, template in diagnostics],
+        # Script commands besides train: each partial defines add_<name>_arguments(commands) and
+        # cmd_<name>(rt, args).
+        "commands": [{"name": n, "template": t} for n, t in commands],
+        "prefetch": train["prefetch"] > 0,
     }
     return Plan(resolved, script, partials, components, context)
