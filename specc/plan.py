@@ -102,7 +102,7 @@ def _config_classes(data: dict) -> list[ConfigClass]:
             )
             line = f"{key}: {_annotation(sub_node, nested)} = {literal}"
             comment = py_comment(" ".join(describe(sub).split())) if not nested else ""
-            if comment and len(line) + len(comment) + 7 <= LINE:
+            if comment and 4 + len(line) + 4 + len(comment) <= LINE:  # indent, "  # "
                 fields.append(ConfigField(f"{line}  # {comment}"))
             elif comment:
                 fields.append(ConfigField(line, tuple(textwrap.wrap(comment, LINE - 6))))
