@@ -140,8 +140,8 @@ class PathConfig:
     - x."""
 
     kind: str = "rectified"
-    # Noise left at t = 0 (Lipman et al. 2022): sigma_t = sigma_min + (1 - sigma_min)*t and u = (1 -
-    # sigma_min)*eps - x; 0 is plain rectified flow (z_0 = x exactly).
+    # Noise left at t = 0 (Lipman et al., 2022): sigma_t = sigma_min + (1 - sigma_min)*t and u = (1
+    # - sigma_min)*eps - x; 0 is plain rectified flow (z_0 = x exactly).
     sigma_min: float = 0.0
 
 
@@ -557,8 +557,8 @@ def weight(t: Tensor) -> Tensor:
     return torch.ones_like(t)
 
 
-# prediction velocity: the network outputs u_hat directly (flow matching). Its data and noise views
-# (METHODS.md §3): x_hat = (d_sigma*z - sigma*u_hat)/kappa, eps_hat = (alpha*u_hat - d_alpha*z)/kappa.
+# prediction velocity: the network outputs u_hat directly (flow matching). Its data and noise
+# views: x_hat = (d_sigma*z - sigma*u_hat)/kappa, eps_hat = (alpha*u_hat - d_alpha*z)/kappa.
 
 
 @dataclass(frozen=True)
