@@ -244,7 +244,11 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     ]
     extra_imports: tuple[str, ...] = ()
     if train["prefetch"] > 0:
-        extra_imports += ("import queue", "import threading", "from collections.abc import Callable")
+        extra_imports += (
+            "import queue",
+            "import threading",
+            "from collections.abc import Callable",
+        )
     if train["lr_schedule"] == "cosine":
         extra_imports += ("import math",)
     packages = sorted({p for c in components.values() for p in c.packages})
