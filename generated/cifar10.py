@@ -983,14 +983,14 @@ def to_feature_input(images: Tensor) -> Tensor:
     return images.expand(-1, 3, -1, -1) if images.shape[1] == 1 else images
 
 
-_FD_REAL: dict[str, tuple] = {}  # one metric per process, holding the reference statistics
+_FD_REAL: dict[int, tuple] = {}  # per seed: a metric holding the reference statistics
 
 
 def frechet_metric(rt: Runtime, out_dir: Path | None) -> tuple[object, str]:
     """torchmetrics' FrechetInceptionDistance with this spec's features, and the features' label.
     The reference (training image) statistics are computed once per process and kept; the
     generated ones are reset at every call."""
-    if "metric" not in _FD_REAL:
+    if rt.seed not in _FD_REAL:
         try:
             from torchmetrics.image.fid import FrechetInceptionDistance
         except ImportError:
@@ -1000,8 +1000,8 @@ def frechet_metric(rt: Runtime, out_dir: Path | None) -> tuple[object, str]:
         reference = reference_images(CONFIG.eval.reference_samples, rt.seed)
         for chunk in reference.split(CONFIG.eval.batch_size):
             metric.update(to_feature_input(chunk.to(rt.device)), real=True)
-        _FD_REAL["metric"] = (metric, label)
-    metric, label = _FD_REAL["metric"]
+        _FD_REAL[rt.seed] = (metric, label)
+    metric, label = _FD_REAL[rt.seed]
     metric.reset()  # reset_real_features=False: only the generated statistics are cleared
     return metric, label
 
@@ -1208,15 +1208,17 @@ def ema_decay_at(step: int) -> float:
 
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """ema <- decay*ema + (1 - decay)*model for parameters; buffers are copied."""
-    for p_ema, p in zip(ema.parameters(), model.parameters()):
-        p_ema.lerp_(p.detach(), 1.0 - decay)
+    """ema <- decay*ema + (1 - decay)*model for parameters, all in one foreach call (one kernel
+    per group of tensors instead of one per tensor); buffers are copied."""
+    params = [p.detach() for p in model.parameters()]
+    torch._foreach_lerp_(list(ema.parameters()), params, 1.0 - decay)
     for b_ema, b in zip(ema.buffers(), model.buffers()):
         b_ema.copy_(b)
 
 
 def build_optimizer(model: nn.Module, device: torch.device | None = None) -> torch.optim.Optimizer:
-    """AdamW; the fused CUDA kernel when on a GPU and train.fused_optimizer (the same update)."""
+    """AdamW: the fused CUDA kernel on a GPU with train.fused_optimizer, else the multi-tensor
+    (foreach) implementation; the same update either way."""
     tr = CONFIG.train
     fused = device is not None and device.type == "cuda" and tr.fused_optimizer
     return torch.optim.AdamW(
@@ -1226,6 +1228,7 @@ def build_optimizer(model: nn.Module, device: torch.device | None = None) -> tor
         eps=tr.adam_eps,
         weight_decay=tr.weight_decay,
         fused=fused,
+        foreach=not fused,
     )
 
 

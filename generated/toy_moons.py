@@ -860,15 +860,17 @@ def ema_decay_at(step: int) -> float:
 
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """ema <- decay*ema + (1 - decay)*model for parameters; buffers are copied."""
-    for p_ema, p in zip(ema.parameters(), model.parameters()):
-        p_ema.lerp_(p.detach(), 1.0 - decay)
+    """ema <- decay*ema + (1 - decay)*model for parameters, all in one foreach call (one kernel
+    per group of tensors instead of one per tensor); buffers are copied."""
+    params = [p.detach() for p in model.parameters()]
+    torch._foreach_lerp_(list(ema.parameters()), params, 1.0 - decay)
     for b_ema, b in zip(ema.buffers(), model.buffers()):
         b_ema.copy_(b)
 
 
 def build_optimizer(model: nn.Module, device: torch.device | None = None) -> torch.optim.Optimizer:
-    """AdamW; the fused CUDA kernel when on a GPU and train.fused_optimizer (the same update)."""
+    """AdamW: the fused CUDA kernel on a GPU with train.fused_optimizer, else the multi-tensor
+    (foreach) implementation; the same update either way."""
     tr = CONFIG.train
     fused = device is not None and device.type == "cuda" and tr.fused_optimizer
     return torch.optim.AdamW(
@@ -878,6 +880,7 @@ def build_optimizer(model: nn.Module, device: torch.device | None = None) -> tor
         eps=tr.adam_eps,
         weight_decay=tr.weight_decay,
         fused=fused,
+        foreach=not fused,
     )
 
 
