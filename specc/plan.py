@@ -12,6 +12,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
+from specc.checks import fid_features
 from specc.literals import py_comment, py_literal
 from specc.registry import SLOTS, Component, lookup
 from specc.resolve import ResolvedSpec
@@ -35,6 +36,7 @@ BASE_IMPORTS = (
 THIRD_PARTY = ("numpy", "torch")
 
 ACTIVATIONS = {"silu": "nn.SiLU", "gelu": "nn.GELU", "relu": "nn.ReLU", "tanh": "nn.Tanh"}
+IMAGE_MODELS = ("unet", "dit")
 
 
 @dataclass(frozen=True)
@@ -232,6 +234,11 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
             section_value = resolved.get(section)
             stem = comp.template.rsplit(".py.j2", 1)[0]
             variants[SLOTS[section]] = f"{stem}/{section_value[comp.variant]}.py.j2"
+    fid_imports: tuple[str, ...] = ()
+    if data["eval"]["kind"] == "fid":
+        variants["eval"] = f"eval/fid/{fid_features(data)}.py.j2"
+        digits = fid_features(data) == "digits"
+        fid_imports = ("import hashlib",) if digits else ()
     missing = sorted(set(SLOTS.values()) - set(partials))
     if missing:
         raise LookupError(f"no partial chosen for slots {missing}")
@@ -242,7 +249,7 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         ("sample", "train/commands/sample.py.j2"),
         ("eval", "train/commands/eval.py.j2"),
     ]
-    extra_imports: tuple[str, ...] = ()
+    extra_imports: tuple[str, ...] = ("import contextlib", "import random", *fid_imports)
     if train["prefetch"] > 0:
         extra_imports += (
             "import queue",
@@ -254,6 +261,11 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     packages = sorted({p for c in components.values() for p in c.packages})
     if data["eval"].get("plot"):
         packages = sorted(set(packages) | {"Pillow"})
+    if data["eval"]["kind"] == "fid" and fid_features(data) == "inception":
+        packages = sorted(set(packages) | {"torch-fidelity"})
+    model = data["model"]
+    class_cond = model.get("num_classes", 0) > 0
+    image_model = model["kind"] in IMAGE_MODELS
     if any(c.imports and "import numpy as np" in c.imports for c in components.values()):
         packages = sorted(set(packages) | {"numpy"})
     script = script_label or f"generated/{data['name']}.py"
@@ -279,5 +291,17 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         # cmd_<name>(rt, args).
         "commands": [{"name": n, "template": t} for n, t in commands],
         "prefetch": train["prefetch"] > 0,
+        # Images: the model and data families, class conditioning (label dropout in training,
+        # classifier-free guidance and per-seed labels at sampling) and the training extras.
+        "image_data": data["data"]["kind"] != "toy2d",
+        "image_model": image_model,
+        "class_cond": class_cond,
+        "guided": class_cond and model["guidance_scale"] != 1.0,
+        "scale_shift": bool(model.get("scale_shift_norm")),
+        "hflip": bool(data["data"].get("hflip")),
+        "grad_accum": train["grad_accum"] > 1,
+        "fp16": train["precision"] == "fp16",
+        "throughput": "images_per_s" if data["data"]["kind"] != "toy2d" else "samples_per_s",
+        "batch_fn": "training_batch" if class_cond else "coupled_batch",
     }
     return Plan(resolved, script, partials, components, context)

@@ -19,10 +19,33 @@ class Component:
     variant: str | None = None  # an option whose value picks a sub-partial: <stem>/<value>.py.j2
 
 
+# Image datasets share templates/data/images.py.j2 (epoch permutations, sharding, flips), which
+# keeps the dataset in memory behind a lock (the prefetch thread and the main thread both read it).
+IMAGES = "import threading"
+
 # Keyed by (section path, kind). Section paths are the spec's dotted paths to a `kind:` mapping.
 REGISTRY: dict[tuple[str, str], Component] = {
     ("data", "toy2d"): Component("data/toy2d.py.j2", ("import math",), variant="distribution"),
+    ("data", "digits"): Component(
+        "data/digits.py.j2", (IMAGES, "import torch.nn.functional as F"), ("scikit-learn",)
+    ),
+    ("data", "cifar10"): Component(
+        "data/cifar10.py.j2", (IMAGES, "import pickle", "import numpy as np"), ("numpy",)
+    ),
+    ("data", "celeba"): Component(
+        "data/celeba.py.j2", (IMAGES, "import numpy as np"), ("numpy", "Pillow")
+    ),
+    ("data", "imagefolder"): Component(
+        "data/imagefolder.py.j2", (IMAGES, "import numpy as np"), ("numpy", "Pillow")
+    ),
+    ("data", "tensor"): Component("data/tensor.py.j2", (IMAGES, "import numpy as np"), ("numpy",)),
     ("model", "mlp"): Component("model/mlp.py.j2", ("import math",)),
+    ("model", "unet"): Component(
+        "model/unet.py.j2", ("import math", "import torch.nn.functional as F")
+    ),
+    ("model", "dit"): Component(
+        "model/dit.py.j2", ("import math", "import torch.nn.functional as F")
+    ),
     ("path", "rectified"): Component("path/rectified.py.j2"),
     ("coupling", "independent"): Component("coupling/independent.py.j2"),
     ("loss", "cfm"): Component("loss/cfm.py.j2"),
@@ -31,6 +54,12 @@ REGISTRY: dict[tuple[str, str], Component] = {
     ("sampler", "euler"): Component("sampler/euler.py.j2"),
     ("sampler.grid", "uniform"): Component("grid/uniform.py.j2"),
     ("eval", "w2"): Component("eval/w2.py.j2", ("import math", "import numpy as np"), ("POT",)),
+    ("eval", "fid"): Component(
+        "eval/fid.py.j2",
+        ("import math", "from collections.abc import Iterator"),
+        ("torchmetrics", "Pillow"),
+        "features",
+    ),
 }
 
 # The template slot each section path fills in script.py.j2.
