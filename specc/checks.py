@@ -78,7 +78,57 @@ def check_schedule(spec: dict) -> Iterator[Finding]:
         )
 
 
-CHECKS: list[Check] = [check_name, check_time_range, check_time_dim, check_schedule]
+# Data kinds whose batches carry integer class labels y (batch_for_step returns them). The
+# couplings' `condition` reads this set: `auto` pairs within classes for these kinds and across the
+# whole batch otherwise; `within_class` on any other kind is an error. Add a kind here when its
+# data partial returns labels (toy2d returns y = None).
+LABELLED_DATA: frozenset[str] = frozenset()
+
+
+def coupling_condition(spec: dict) -> str | None:
+    """The coupling's effective condition: within_class or ignore (None for kinds without one)."""
+    condition = spec["coupling"].get("condition")
+    if condition == "auto":
+        return "within_class" if spec["data"]["kind"] in LABELLED_DATA else "ignore"
+    return condition
+
+
+def check_coupling(spec: dict) -> Iterator[Finding]:
+    coupling, kind = spec["coupling"], spec["data"]["kind"]
+    labelled = kind in LABELLED_DATA
+    condition = coupling.get("condition")
+    if condition == "within_class" and not labelled:
+        known = ", ".join(sorted(LABELLED_DATA)) or "none yet"
+        yield (
+            ("coupling", "condition"),
+            f"within_class pairs inside each class, but data.kind {kind!r} has no labels "
+            f"(labelled data kinds: {known}); use auto or ignore",
+            "error",
+        )
+    if condition == "ignore" and labelled:
+        yield (
+            ("coupling", "condition"),
+            f"ignore pairs across classes of the labelled data.kind {kind!r}: noises near class-c "
+            "data go to class c, so a class-conditional model no longer sees eps ~ N(0, I) for "
+            "every class; within_class (or auto) keeps it",
+            "warning",
+        )
+    if coupling["kind"] == "reflow" and labelled:
+        yield (
+            ("coupling", "kind"),
+            "write-pairs writes unconditional pairs (no labels), so reflow on labelled data "
+            "trains an unconditional model",
+            "warning",
+        )
+
+
+CHECKS: list[Check] = [
+    check_name,
+    check_time_range,
+    check_time_dim,
+    check_schedule,
+    check_coupling,
+]
 
 
 def run_checks(resolved: ResolvedSpec) -> list[Diagnostic]:

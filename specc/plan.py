@@ -12,6 +12,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
+from specc.checks import coupling_condition
 from specc.literals import py_comment, py_literal
 from specc.registry import SLOTS, Component, lookup
 from specc.resolve import ResolvedSpec
@@ -216,6 +217,30 @@ def _docstring(data: dict, script: str, packages: list[str]) -> str:
     return "\n".join(parts)
 
 
+def _coupling_context(data: dict) -> dict[str, Any]:
+    """What the coupling partials need: the condition sub-partial (who is paired with whom), the
+    helper partials (cost, exact assignment), whether pairing draws random numbers (then couple()
+    takes a generator) and the build-time option values that prune code."""
+    c = data["coupling"]
+    kind = c["kind"]
+    condition = coupling_condition(data)
+    helpers = []
+    if kind in ("exact_ot", "sinkhorn", "stable"):
+        helpers.append("coupling/cost.py.j2")
+    if kind == "exact_ot" or c.get("on_failure") == "exact_ot":
+        helpers.append("coupling/assignment.py.j2")
+    random = kind == "sinkhorn" or c.get("pairing") == "resample_torchcfm"
+    return {
+        "coupling_condition": f"coupling/condition/{condition}.py.j2" if condition else "",
+        "coupling_helpers": helpers,
+        "eval_helpers": [],
+        "coupling_generator": random,
+        "generator_arg": ", generator" if random else "",
+        "pairing": c.get("pairing", ""),
+        "on_failure": c.get("on_failure", ""),
+    }
+
+
 def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     data = resolved.data
     chosen = _kind_sections(data)
@@ -241,13 +266,30 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     commands: list[tuple[str, str]] = [
         ("sample", "train/commands/sample.py.j2"),
         ("eval", "train/commands/eval.py.j2"),
+        ("write-pairs", "train/commands/write_pairs.py.j2"),
     ]
     extra_imports: tuple[str, ...] = ()
+    coupling = _coupling_context(data)
+    ev = data["eval"]
+    if ev.get("transport_cost"):
+        diagnostics.append(("pair_cost_diagnostics", "eval/transport_cost.py.j2"))
+    if ev.get("straightness") or ev.get("few_step"):
+        diagnostics.append(("flow_diagnostics", "eval/flow.py.j2"))
+    if ev.get("transport_cost"):
+        # The cost and the exact assignment, in the eval section unless the coupling has them.
+        needed = ["coupling/cost.py.j2", "coupling/assignment.py.j2"]
+        coupling["eval_helpers"] = [h for h in needed if h not in coupling["coupling_helpers"]]
     if train["prefetch"] > 0:
-        extra_imports += ("import queue", "import threading", "from collections.abc import Callable")
+        extra_imports += (
+            "import queue",
+            "import threading",
+            "from collections.abc import Callable",
+        )
     if train["lr_schedule"] == "cosine":
         extra_imports += ("import math",)
     packages = sorted({p for c in components.values() for p in c.packages})
+    if "coupling/assignment.py.j2" in coupling["coupling_helpers"] + coupling["eval_helpers"]:
+        packages = sorted(set(packages) | {"scipy"})
     if data["eval"].get("plot"):
         packages = sorted(set(packages) | {"Pillow"})
     if any(c.imports and "import numpy as np" in c.imports for c in components.values()):
@@ -273,7 +315,10 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         "diagnostic_partials": [template for _, template in diagnostics],
         # Script commands besides train: each partial defines add_<name>_arguments(commands) and
         # cmd_<name>(rt, args).
-        "commands": [{"name": n, "template": t} for n, t in commands],
+        "commands": [{"name": n, "ident": n.replace("-", "_"), "template": t} for n, t in commands],
         "prefetch": train["prefetch"] > 0,
+        **coupling,
+        "straightness": bool(ev.get("straightness")),
+        "few_step": bool(ev.get("few_step")),
     }
     return Plan(resolved, script, partials, components, context)
