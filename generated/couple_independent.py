@@ -1265,19 +1265,20 @@ def cmd_write_pairs(rt: Runtime, args: argparse.Namespace) -> None:
     if rt.is_main:
         seeds, batch = args.seeds, CONFIG.train.batch_size
         eps_parts, x_parts, nfe = [], [], 0
-        start = time.perf_counter()
+        start, shown, tty = time.perf_counter(), 0, sys.stdout.isatty()
         for i in range(0, len(seeds), batch):
             eps = noise_for_seeds(seeds[i : i + batch], rt.device)
             x_hat, nfe = sample(model, eps, steps)
             eps_parts.append(eps.cpu())
             x_parts.append(x_hat.float().cpu())
             done, elapsed = min(i + batch, len(seeds)), time.perf_counter() - start
-            print(
-                f"\rwrite-pairs: {done:,}/{len(seeds):,} pairs ({100 * done / len(seeds):.0f}%), "
-                f"{done / max(elapsed, 1e-9):,.0f} pairs/s",
-                end="\n" if done == len(seeds) else "",
-                flush=True,
-            )
+            # A progress line: redrawn in place on a terminal, every 10% into a log file.
+            if tty or done == len(seeds) or 10 * done >= (shown + 1) * len(seeds):
+                shown = 10 * done // len(seeds)
+                percent, rate = 100 * done / len(seeds), done / max(elapsed, 1e-9)
+                line = f"write-pairs: {done:,}/{len(seeds):,} pairs ({percent:.0f}%), {rate:,.0f}/s"
+                last = done == len(seeds)
+                print(("\r" if tty else "") + line, end="\n" if last or not tty else "", flush=True)
         state = {
             "format": PAIRS_FORMAT,
             "eps": torch.cat(eps_parts),
