@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -42,7 +43,10 @@ METRICS = (
 
 
 def run(args: list[str], cwd: Path) -> None:
-    proc = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True)
+    # One torch thread per run: on a shared 2-core machine two threads stall at every op whenever
+    # another process holds a core (the metrics do not depend on it beyond float rounding).
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, *args], cwd=cwd, capture_output=True, text=True, env=env)
     if proc.returncode:
         raise SystemExit(f"{' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
 
