@@ -12,7 +12,8 @@ the Prefetcher runs coupled_batch (data, noise and the coupling) in its backgrou
 torchcfm column draws the same data and noise in the main thread and pairs them with torchcfm's
 ExactOptimalTransportConditionalFlowMatcher (POT's emd on the CPU, then resampling), as its
 training examples do. Variants alternate within every round; the report gives the median
-ms/step over rounds with [min, max], and the per-round ratios to independent.
+ms/step over rounds with [min, max], the per-round ratios to independent (after one
+uncounted warm-up round), and the coupled_batch call alone: the work the prefetch thread hides.
 
     pip install --no-deps torchcfm==1.0.7     # optional: the torchcfm column (needs POT)
     python bench/coupling_overhead.py          # writes bench/results/coupling_overhead.json
@@ -119,8 +120,8 @@ def train_steps_torchcfm(module, model, rt, batch: int, start: int, n: int, matc
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (default: 3)")
-    p.add_argument("--steps", type=int, default=4, help="timed steps per variant and round")
+    p.add_argument("--rounds", type=int, default=7, help="alternating rounds (default: 7)")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per variant and round")
     p.add_argument("--batches", default="128,256,1024", help="batch sizes (default: 128,256,1024)")
     p.add_argument("--setups", default="toy,image", help="toy, image or both (default)")
     p.add_argument("--out", default="coupling_overhead.json", help="file name under bench/results")
@@ -151,7 +152,7 @@ def main() -> None:
     for setup in args.setups.split(","):
         for batch in [int(b) for b in args.batches.split(",")]:
             times: dict[str, list[float]] = {v: [] for v in variants}
-            for r in range(args.rounds):
+            for r in range(-1, args.rounds):  # round -1 warms up and is not counted
                 for variant in variants:
                     module = modules["independent" if variant != "exact_ot" else "exact_ot"]
                     rt = module.Runtime(0, 0, 1, torch.device("cpu"), r)
@@ -165,14 +166,17 @@ def main() -> None:
                         model = module.build_model()
                     cfg = replace(module.CONFIG.train, batch_size=batch)
                     module.CONFIG = replace(module.CONFIG, train=cfg)
-                    start = 1000 * r
+                    start = 1000 * (r + 1)
                     if variant == "torchcfm_exact_ot":
                         sec = train_steps_torchcfm(
                             module, model, rt, batch, start, args.steps, matcher
                         )
                     else:
                         sec = train_steps_specc(module, model, rt, batch, start, args.steps)
-                    times[variant].append(1000 * sec)
+                    if r >= 0:
+                        times[variant].append(1000 * sec)
+                if r < 0:
+                    continue
                 shown = "  ".join(f"{v} {times[v][-1]:8.2f} ms" for v in variants)
                 print(f"{setup:5s} batch {batch:5d} round {r}: {shown}", flush=True)
             ratios = {
@@ -181,7 +185,17 @@ def main() -> None:
                 )
                 for v in variants[1:]
             }
+            # The coupled_batch call alone (data + noise + coupling), timed in the main thread
+            # with nothing else running in this process: what the prefetch thread has to hide.
+            solve: dict[str, list[float]] = {"independent": [], "exact_ot": []}
+            for r in range(args.rounds):
+                for kind in solve:
+                    rt = modules[kind].Runtime(0, 0, 1, torch.device("cpu"), r)
+                    tick = time.perf_counter()
+                    modules[kind].coupled_batch(rt, 5000 + r, batch)
+                    solve[kind].append(1000 * (time.perf_counter() - tick))
             results[f"{setup}/{batch}"] = {
+                "coupled_batch_ms": {k: summary(v) for k, v in solve.items()},
                 "ms_per_step": {v: summary(times[v]) for v in variants},
                 "ratios": ratios,
                 "raw_ms": times,
@@ -208,7 +222,10 @@ def main() -> None:
             f"{k.split('/')[0]} {v['median']:.3f} [{v['min']:.3f}, {v['max']:.3f}]"
             for k, v in res["ratios"].items()
         )
-        print(f"{key:14s}{cells}   {ratio}")
+        cb = res["coupled_batch_ms"]
+        solo = f"coupled_batch alone: independent {cb['independent']['median']:.1f} ms, "
+        solo += f"exact_ot {cb['exact_ot']['median']:.1f} ms"
+        print(f"{key:14s}{cells}   {ratio}\n{'':14s}{solo}")
     print(f"wrote {path}")
 
 

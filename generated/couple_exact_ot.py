@@ -143,7 +143,7 @@ class PathConfig:
 
 @dataclass(frozen=True)
 class CouplingConfig:
-    """coupling: Minibatch optimal transport (Pooladian et al. 2023, BatchOT): the permutation
+    """coupling: Minibatch optimal transport (BatchOT of Pooladian et al., 2023): the permutation
     minimising the mean squared distance |x_i - eps_j|^2, solved exactly (SciPy
     linear_sum_assignment on the CPU copy of the cost); every data point and every noise is
     used once per batch."""
@@ -249,7 +249,7 @@ class EvalConfig:
     # of independent pairs of the same points (pair_cost_independent: the cost matrix's mean) and of
     # their exact OT pairing (pair_cost_ot).
     transport_cost: bool = True
-    # Also report the straightness S = int_0^1 E|u(z_t, t) - (z_1 - z_0)|^2 dt (Liu et al. 2022; 0
+    # Also report the straightness S = int_0^1 E|u(z_t, t) - (z_1 - z_0)|^2 dt (Liu et al., 2022; 0
     # for straight paths at constant speed) of the EMA model's Euler trajectories on the sampler's
     # grid, and S divided by E|z_1 - z_0|^2 (straightness_rel).
     straightness: bool = True

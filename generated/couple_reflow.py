@@ -146,7 +146,7 @@ class PathConfig:
 
 @dataclass(frozen=True)
 class CouplingConfig:
-    """coupling: Reflow (Liu et al. 2022): train on (x_hat, eps) pairs where x_hat is the
+    """coupling: Reflow (Liu et al., 2022): train on (x_hat, eps) pairs where x_hat is the
     teacher's ODE endpoint of eps, written by the teacher script's write-pairs command."""
 
     kind: str = "reflow"
@@ -245,7 +245,7 @@ class EvalConfig:
     # of independent pairs of the same points (pair_cost_independent: the cost matrix's mean) and of
     # their exact OT pairing (pair_cost_ot).
     transport_cost: bool = True
-    # Also report the straightness S = int_0^1 E|u(z_t, t) - (z_1 - z_0)|^2 dt (Liu et al. 2022; 0
+    # Also report the straightness S = int_0^1 E|u(z_t, t) - (z_1 - z_0)|^2 dt (Liu et al., 2022; 0
     # for straight paths at constant speed) of the EMA model's Euler trajectories on the sampler's
     # grid, and S divided by E|z_1 - z_0|^2 (straightness_rel).
     straightness: bool = True
