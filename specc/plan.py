@@ -238,6 +238,7 @@ def _coupling_context(data: dict) -> dict[str, Any]:
         "generator_arg": ", generator" if random else "",
         "pairing": c.get("pairing", ""),
         "on_failure": c.get("on_failure", ""),
+        "solver": c.get("solver", "scipy"),
     }
 
 
@@ -289,7 +290,9 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         extra_imports += ("import math",)
     packages = sorted({p for c in components.values() for p in c.packages})
     if "coupling/assignment.py.j2" in coupling["coupling_helpers"] + coupling["eval_helpers"]:
-        packages = sorted(set(packages) | {"scipy"})
+        packages = sorted(set(packages) | {"POT" if coupling["solver"] == "pot" else "scipy"})
+    if coupling["solver"] == "pot":
+        extra_imports += ("import numpy as np",)
     if data["eval"].get("plot"):
         packages = sorted(set(packages) | {"Pillow"})
     if any(c.imports and "import numpy as np" in c.imports for c in components.values()):

@@ -25,7 +25,7 @@ REGISTRY: dict[tuple[str, str], Component] = {
     ("model", "mlp"): Component("model/mlp.py.j2", ("import math",)),
     ("path", "rectified"): Component("path/rectified.py.j2"),
     ("coupling", "independent"): Component("coupling/independent.py.j2"),
-    ("coupling", "exact_ot"): Component("coupling/exact_ot.py.j2", (), ("scipy",)),
+    ("coupling", "exact_ot"): Component("coupling/exact_ot.py.j2"),  # scipy or POT: see plan
     ("coupling", "sinkhorn"): Component("coupling/sinkhorn.py.j2", ("import math",)),
     ("coupling", "stable"): Component("coupling/stable.py.j2"),
     ("coupling", "reflow"): Component("coupling/reflow.py.j2", ("import threading",)),

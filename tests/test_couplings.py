@@ -75,6 +75,19 @@ def test_exact_ot_is_a_permutation_with_pots_exact_cost(exact, k, d):
     assert mean_cost(xc, ec) <= mean_cost(x, eps) + 1e-12
 
 
+def test_exact_ot_with_the_pot_solver_equals_scipys(build_module, exact):
+    pot = build_module(SPECS / "couple_exact_ot.yaml", "coupling.solver=pot")
+    for k, d in ((1, 2), (9, 2), (300, 2), (64, 40)):
+        x, eps = points(k, d, seed=k)
+        cost = pot.pairing_cost(x, eps)
+        perm = pot.solve_assignment(cost)
+        assert sorted(perm.tolist()) == list(range(k))
+        index = torch.arange(k)
+        assert float(cost[index, perm].sum()) == pytest.approx(
+            float(cost[index, exact.solve_assignment(cost)].sum()), rel=1e-12, abs=1e-12
+        )
+
+
 def test_exact_ot_in_float32_is_optimal_to_float32_precision(exact):
     x, eps = points(128, 8, seed=3, dtype=torch.float32)
     xc, ec, _ = exact.couple(x, eps, None)
