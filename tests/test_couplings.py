@@ -142,7 +142,7 @@ def test_sinkhorn_plan_is_doubly_stochastic_and_approaches_exact_ot(sink, monkey
     optimum = emd_cost(x, eps)
     independent = float(cost.mean())
     gaps = []
-    for reg in (0.5, 0.2, 0.05, 0.02):
+    for reg in (0.5, 0.2, 0.05, 0.03):
         with_coupling(monkeypatch, sink, reg=reg, tol=1e-4, max_iter=5000)
         log_plan, iterations, err = sink.sinkhorn_log_plan(cost)
         plan = log_plan.exp()
@@ -155,7 +155,7 @@ def test_sinkhorn_plan_is_doubly_stochastic_and_approaches_exact_ot(sink, monkey
     assert all(gap > -1e-9 for gap in gaps)  # no plan beats exact OT
     assert gaps == sorted(gaps, reverse=True)  # closer as reg shrinks
     assert gaps[0] > 0.2 * (independent - optimum)  # reg 0.5: far from OT ...
-    assert gaps[-1] < 0.01 * (independent - optimum)  # ... reg 0.02: within 1% of its reduction
+    assert gaps[-1] < 0.015 * (independent - optimum)  # ... reg 0.03: within 1.5% of it
 
 
 def test_sinkhorn_row_pairing_uses_every_x_and_keeps_the_noise_marginal(sink):
@@ -164,13 +164,13 @@ def test_sinkhorn_row_pairing_uses_every_x_and_keeps_the_noise_marginal(sink):
     from scipy import stats
 
     chosen = []
-    for seed in range(150):
+    for seed in range(80):
         x, eps = points(64, 2, seed)
         g = torch.Generator().manual_seed(seed)
         xc, ec, _ = sink.couple(x, eps, None, g)
         assert torch.equal(xc, x)
         chosen.append(ec)
-    pooled = torch.cat(chosen)  # 9600 noises
+    pooled = torch.cat(chosen)  # 5120 noises
     n = pooled.shape[0]
     assert pooled.mean(dim=0).abs().max() < 4 / math.sqrt(n)
     torch.testing.assert_close(
@@ -196,14 +196,14 @@ def test_sinkhorn_sample_pairing_draws_pairs_from_the_plan(build_module, monkeyp
     monkeypatch.setattr(module, "sinkhorn_log_plan", lambda c: solved)  # solve once, draw often
     g = torch.Generator().manual_seed(0)
     counts = torch.zeros(16, 16, dtype=torch.float64)
-    draws = 4000
+    draws = 1500
     for _ in range(draws):
         rows, cols = module.pair_indices(cost, g)
         counts.index_put_((rows, cols), torch.ones(16, dtype=torch.float64), accumulate=True)
     assert len(set(rows.tolist())) < 16  # with replacement: some x repeat, some are left out
     frequency = counts / (16 * draws)
-    # 64000 pairs: a cell of mass p has standard error sqrt(p (1 - p)/64000) <= 0.002
-    assert float((frequency - plan).abs().max()) < 0.008
+    # 24000 pairs: a cell of mass p has standard error sqrt(p (1 - p)/24000) <= 0.0033
+    assert float((frequency - plan).abs().max()) < 0.012
 
 
 @pytest.mark.parametrize("name", ["exact", "sink", "stable"])
