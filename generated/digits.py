@@ -360,6 +360,7 @@ STREAM_EVAL = 5
 STREAM_AUGMENT = 6
 STREAM_DROPOUT = 7
 STREAM_LABELS = 8
+STREAM_COUPLING = 9
 _MASK64 = (1 << 64) - 1
 
 
@@ -1660,10 +1661,79 @@ def cmd_eval(rt: Runtime, args: argparse.Namespace) -> None:
     barrier(rt)
 
 
+PAIRS_FORMAT = 1
+
+
+def add_write_pairs_arguments(commands: argparse._SubParsersAction) -> None:
+    p = commands.add_parser(
+        "write-pairs",
+        help="write (noise, ODE endpoint) pairs of a checkpoint's EMA model for a reflow spec",
+    )
+    add_common_arguments(p)
+    p.add_argument("--checkpoint", default="latest", help="latest (in --out) or a path")
+    p.add_argument(
+        "--seeds",
+        type=parse_seeds,
+        default=parse_seeds("0-9999"),
+        help="pair i starts from the noise of torch seed i, as in sample (default: 0-9999)",
+    )
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"sampler steps per pair (default: sampler.steps = {CONFIG.sampler.steps})",
+    )
+    p.add_argument("--to", type=Path, default=None, help="pair file (default: <out>/pairs.pt)")
+
+
+def cmd_write_pairs(rt: Runtime, args: argparse.Namespace) -> None:
+    """Integrate the EMA model's ODE from each seed's noise (t = 1 -> 0) with the spec's sampler
+    and save {eps, x_hat, seeds, ...} atomically; rank 0 does the work, the others wait."""
+    steps = CONFIG.sampler.steps if args.steps is None else args.steps
+    if steps < 1:
+        die("--steps must be >= 1")
+    model, step = load_ema_model(rt, args.out, args.checkpoint)
+    path = args.out / "pairs.pt" if args.to is None else args.to
+    if rt.is_main:
+        seeds, batch = args.seeds, CONFIG.train.batch_size
+        eps_parts, x_parts, nfe = [], [], 0
+        start, shown, tty = time.perf_counter(), 0, sys.stdout.isatty()
+        for i in range(0, len(seeds), batch):
+            eps = noise_for_seeds(seeds[i : i + batch], rt.device)
+            x_hat, nfe = sample(model, eps, steps)
+            eps_parts.append(eps.cpu())
+            x_parts.append(x_hat.float().cpu())
+            done, elapsed = min(i + batch, len(seeds)), time.perf_counter() - start
+            # A progress line: redrawn in place on a terminal, every 10% into a log file.
+            if tty or done == len(seeds) or 10 * done >= (shown + 1) * len(seeds):
+                shown = 10 * done // len(seeds)
+                percent, rate = 100 * done / len(seeds), done / max(elapsed, 1e-9)
+                line = f"write-pairs: {done:,}/{len(seeds):,} pairs ({percent:.0f}%), {rate:,.0f}/s"
+                last = done == len(seeds)
+                print(("\r" if tty else "") + line, end="\n" if last or not tty else "", flush=True)
+        state = {
+            "format": PAIRS_FORMAT,
+            "eps": torch.cat(eps_parts),
+            "x_hat": torch.cat(x_parts),
+            "seeds": torch.tensor(seeds),
+            "step": step,
+            "nfe": nfe,
+            "sampler": CONFIG.sampler.kind,
+            "spec_name": CONFIG.name,
+            "spec_sha256": SPEC_SHA256,
+            "spec_yaml": SPEC_YAML,
+        }
+        save_checkpoint(path, state)
+        print0(rt, f"wrote {len(seeds):,} pairs (step {step}, {nfe} NFE each) to {path}")
+    barrier(rt)
+
+
 COMMANDS = {
     "train": (add_train_arguments, cmd_train),
     "sample": (add_sample_arguments, cmd_sample),
     "eval": (add_eval_arguments, cmd_eval),
+    "write-pairs": (add_write_pairs_arguments, cmd_write_pairs),
 }
 
 

@@ -282,6 +282,49 @@ def check_grad_accum(spec: dict) -> Iterator[Finding]:
         )
 
 
+def conditional(spec: dict) -> bool:
+    """The model is class-conditional (it reads the labels y that batch_for_step returns)."""
+    return spec["model"].get("num_classes", 0) > 0 and has_labels(spec["data"])
+
+
+def coupling_condition(spec: dict) -> str | None:
+    """The coupling's effective condition: within_class or ignore (None for kinds without one).
+    `auto` pairs within classes for class-conditional models (METHODS 6.5) and across the whole
+    batch otherwise."""
+    condition = spec["coupling"].get("condition")
+    if condition == "auto":
+        return "within_class" if conditional(spec) else "ignore"
+    return condition
+
+
+def check_coupling(spec: dict) -> Iterator[Finding]:
+    coupling, kind = spec["coupling"], spec["data"]["kind"]
+    labelled = conditional(spec)
+    condition = coupling.get("condition")
+    if condition == "within_class" and not has_labels(spec["data"]):
+        yield (
+            ("coupling", "condition"),
+            f"within_class pairs inside each class, but data.kind {kind!r} has no labels; "
+            "use auto or ignore",
+            "error",
+        )
+    if condition == "ignore" and labelled:
+        yield (
+            ("coupling", "condition"),
+            f"ignore pairs across the classes of {kind!r} for a class-conditional model: noises "
+            "near class-c data go to class c, so the model no longer sees eps ~ N(0, I) for "
+            "every class; within_class (or auto) keeps it",
+            "warning",
+        )
+    if coupling["kind"] == "reflow" and labelled:
+        yield (
+            ("coupling", "kind"),
+            "write-pairs writes unconditional pairs (no labels), so reflow of a class-conditional "
+            "model trains on pairs that ignore the classes",
+            "warning",
+        )
+
+
 CHECKS: list[Check] = [
     check_name,
     check_time_range,
@@ -293,6 +336,7 @@ CHECKS: list[Check] = [
     check_dit,
     check_eval_data,
     check_grad_accum,
+    check_coupling,
 ]
 
 

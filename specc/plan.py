@@ -12,7 +12,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from specc.checks import fid_features
+from specc.checks import coupling_condition, fid_features
 from specc.literals import py_comment, py_literal
 from specc.registry import SLOTS, Component, lookup
 from specc.resolve import ResolvedSpec
@@ -218,6 +218,31 @@ def _docstring(data: dict, script: str, packages: list[str]) -> str:
     return "\n".join(parts)
 
 
+def _coupling_context(data: dict) -> dict[str, Any]:
+    """What the coupling partials need: the condition sub-partial (who is paired with whom), the
+    helper partials (cost, exact assignment), whether pairing draws random numbers (then couple()
+    takes a generator) and the build-time option values that prune code."""
+    c = data["coupling"]
+    kind = c["kind"]
+    condition = coupling_condition(data)
+    helpers = []
+    if kind in ("exact_ot", "sinkhorn", "stable"):
+        helpers.append("coupling/cost.py.j2")
+    if kind == "exact_ot" or c.get("on_failure") == "exact_ot":
+        helpers.append("coupling/assignment.py.j2")
+    random = kind == "sinkhorn" or c.get("pairing") == "resample_torchcfm"
+    return {
+        "coupling_condition": f"coupling/condition/{condition}.py.j2" if condition else "",
+        "coupling_helpers": helpers,
+        "eval_helpers": [],
+        "coupling_generator": random,
+        "generator_arg": ", generator" if random else "",
+        "pairing": c.get("pairing", ""),
+        "on_failure": c.get("on_failure", ""),
+        "solver": c.get("solver", "scipy"),
+    }
+
+
 def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     data = resolved.data
     chosen = _kind_sections(data)
@@ -248,8 +273,19 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     commands: list[tuple[str, str]] = [
         ("sample", "train/commands/sample.py.j2"),
         ("eval", "train/commands/eval.py.j2"),
+        ("write-pairs", "train/commands/write_pairs.py.j2"),
     ]
     extra_imports: tuple[str, ...] = ("import contextlib", "import random", *fid_imports)
+    coupling = _coupling_context(data)
+    ev = data["eval"]
+    if ev.get("transport_cost"):
+        diagnostics.append(("pair_cost_diagnostics", "eval/transport_cost.py.j2"))
+    if ev.get("straightness") or ev.get("few_step"):
+        diagnostics.append(("flow_diagnostics", "eval/flow.py.j2"))
+    if ev.get("transport_cost"):
+        # The cost and the exact assignment, in the eval section unless the coupling has them.
+        needed = ["coupling/cost.py.j2", "coupling/assignment.py.j2"]
+        coupling["eval_helpers"] = [h for h in needed if h not in coupling["coupling_helpers"]]
     if train["prefetch"] > 0:
         extra_imports += (
             "import queue",
@@ -259,6 +295,10 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     if train["lr_schedule"] == "cosine":
         extra_imports += ("import math",)
     packages = sorted({p for c in components.values() for p in c.packages})
+    if "coupling/assignment.py.j2" in coupling["coupling_helpers"] + coupling["eval_helpers"]:
+        packages = sorted(set(packages) | {"POT" if coupling["solver"] == "pot" else "scipy"})
+    if coupling["solver"] == "pot":
+        extra_imports += ("import numpy as np",)
     if data["eval"].get("plot"):
         packages = sorted(set(packages) | {"Pillow"})
     if data["eval"]["kind"] == "fid" and fid_features(data) == "inception":
@@ -289,7 +329,7 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         "diagnostic_partials": [template for _, template in diagnostics],
         # Script commands besides train: each partial defines add_<name>_arguments(commands) and
         # cmd_<name>(rt, args).
-        "commands": [{"name": n, "template": t} for n, t in commands],
+        "commands": [{"name": n, "ident": n.replace("-", "_"), "template": t} for n, t in commands],
         "prefetch": train["prefetch"] > 0,
         # Images: the model and data families, class conditioning (label dropout in training,
         # classifier-free guidance and per-seed labels at sampling) and the training extras.
@@ -303,5 +343,8 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         "fp16": train["precision"] == "fp16",
         "throughput": "images_per_s" if data["data"]["kind"] != "toy2d" else "samples_per_s",
         "batch_fn": "training_batch" if class_cond else "coupled_batch",
+        **coupling,
+        "straightness": bool(ev.get("straightness")),
+        "few_step": bool(ev.get("few_step")),
     }
     return Plan(resolved, script, partials, components, context)

@@ -48,6 +48,10 @@ REGISTRY: dict[tuple[str, str], Component] = {
     ),
     ("path", "rectified"): Component("path/rectified.py.j2"),
     ("coupling", "independent"): Component("coupling/independent.py.j2"),
+    ("coupling", "exact_ot"): Component("coupling/exact_ot.py.j2"),  # scipy or POT: see plan
+    ("coupling", "sinkhorn"): Component("coupling/sinkhorn.py.j2", ("import math",)),
+    ("coupling", "stable"): Component("coupling/stable.py.j2"),
+    ("coupling", "reflow"): Component("coupling/reflow.py.j2", ("import threading",)),
     ("loss", "cfm"): Component("loss/cfm.py.j2"),
     ("weighting", "uniform"): Component("weighting/uniform.py.j2"),
     ("weighting.time_sampling", "uniform"): Component("time_sampling/uniform.py.j2"),
