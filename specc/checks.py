@@ -79,6 +79,253 @@ def check_schedule(spec: dict) -> Iterator[Finding]:
         )
 
 
+IMAGE_MODELS = ("unet", "dit")
+TEN_CLASSES = ("digits", "cifar10")  # datasets whose labels are 0-9
+
+
+def image_shape(spec: dict) -> tuple[int, ...] | None:
+    """(C, H, W) of one example of the spec's data; None for 2-D toy points."""
+    d = spec["data"]
+    kind = d["kind"]
+    if kind == "digits":
+        return (1, d["size"], d["size"])
+    if kind == "cifar10":
+        return (3, 32, 32)
+    if kind == "celeba":
+        return (3, d["size"], d["size"])
+    if kind == "imagefolder":
+        return (d["channels"], d["size"], d["size"])
+    if kind == "tensor":
+        return tuple(d["shape"])
+    return None
+
+
+def has_labels(data: dict) -> bool:
+    kind = data["kind"]
+    if kind == "imagefolder":
+        return bool(data["labels"])
+    if kind == "tensor":
+        return bool(data["labels_path"])
+    return kind in TEN_CLASSES
+
+
+def fid_features(spec: dict) -> str:
+    """eval.fid features after `auto`: the digits classifier for digits, else Inception."""
+    chosen = spec["eval"]["features"]
+    if chosen != "auto":
+        return chosen
+    return "digits" if spec["data"]["kind"] == "digits" else "inception"
+
+
+def check_model_data(spec: dict) -> Iterator[Finding]:
+    kind, data_kind = spec["model"]["kind"], spec["data"]["kind"]
+    images = image_shape(spec) is not None
+    if kind in IMAGE_MODELS and not images:
+        yield (
+            ("model", "kind"),
+            f"'{kind}' is an image model but data.kind '{data_kind}' gives 2-D points: "
+            "use model.kind mlp",
+            "error",
+        )
+    if kind == "mlp" and images:
+        yield (
+            ("model", "kind"),
+            f"'mlp' takes 2-D points; for data.kind '{data_kind}' use model.kind unet or dit",
+            "error",
+        )
+
+
+def check_labels(spec: dict) -> Iterator[Finding]:
+    n = spec["model"].get("num_classes", 0)
+    data = spec["data"]
+    if n == 0:
+        return
+    if not has_labels(data):
+        hint = {
+            "imagefolder": " (set data.labels: true and use class subdirectories)",
+            "tensor": " (set data.labels_path)",
+        }.get(data["kind"], "")
+        yield (
+            ("model", "num_classes"),
+            f"{n} asks for class conditioning, but data.kind '{data['kind']}' has no labels{hint}; "
+            "set model.num_classes: 0",
+            "error",
+        )
+    elif data["kind"] in TEN_CLASSES and n < 10:
+        yield (
+            ("model", "num_classes"),
+            f"{n} is too few: data.kind '{data['kind']}' has labels 0-9 (use 10)",
+            "error",
+        )
+
+
+def check_unet(spec: dict) -> Iterator[Finding]:
+    m = spec["model"]
+    shape = image_shape(spec)
+    if m["kind"] != "unet" or shape is None:
+        return
+    levels = len(m["channel_mult"])
+    side = shape[-1]
+    if side % 2 ** (levels - 1) or shape[-2] % 2 ** (levels - 1):
+        yield (
+            ("model", "channel_mult"),
+            f"{levels} levels halve the image {levels - 1} times, but the image is "
+            f"{shape[-2]}x{side}: its sides must be divisible by {2 ** (levels - 1)}",
+            "error",
+        )
+        return
+    resolutions = [side // 2**i for i in range(levels)]
+    for r in m["attention_resolutions"]:
+        if r not in resolutions:
+            yield (
+                ("model", "attention_resolutions"),
+                f"{r} is not one of the model's resolutions {resolutions}, "
+                "so no attention is added for it",
+                "warning",
+            )
+    attended = {m["channels"] * m["channel_mult"][-1]}
+    for level, mult in enumerate(m["channel_mult"]):
+        if resolutions[level] in m["attention_resolutions"]:
+            attended.add(m["channels"] * mult)
+    for c in sorted({m["channels"] * mult for mult in m["channel_mult"]}):
+        if c % m["norm_groups"]:
+            yield (
+                ("model", "norm_groups"),
+                f"{m['norm_groups']} does not divide the channel count {c} "
+                "(channels x channel_mult)",
+                "error",
+            )
+            break
+    for c in sorted(attended):
+        per_head = m["head_channels"] or None
+        if per_head and c % per_head:
+            yield (
+                ("model", "head_channels"),
+                f"{per_head} does not divide the {c} channels of an attention layer",
+                "error",
+            )
+            break
+        if not per_head and c % m["heads"]:
+            yield (
+                ("model", "heads"),
+                f"{m['heads']} heads do not divide the {c} channels of an attention layer",
+                "error",
+            )
+            break
+
+
+def check_dit(spec: dict) -> Iterator[Finding]:
+    m = spec["model"]
+    shape = image_shape(spec)
+    if m["kind"] != "dit" or shape is None:
+        return
+    p = m["patch_size"]
+    if shape[-1] % p or shape[-2] % p or shape[-1] != shape[-2]:
+        yield (
+            ("model", "patch_size"),
+            f"{p} must divide the sides of the square image ({shape[-2]}x{shape[-1]})",
+            "error",
+        )
+    if m["width"] % m["heads"]:
+        yield (("model", "heads"), f"{m['heads']} does not divide width {m['width']}", "error")
+    if m["width"] % 4:
+        yield (
+            ("model", "width"),
+            f"{m['width']} must be divisible by 4 (sin and cos of rows and columns)",
+            "error",
+        )
+
+
+def check_eval_data(spec: dict) -> Iterator[Finding]:
+    ev = spec["eval"]
+    shape = image_shape(spec)
+    data_kind = spec["data"]["kind"]
+    if ev["kind"] == "fid":
+        if shape is None:
+            yield (
+                ("eval", "kind"),
+                f"'fid' compares images, but data.kind '{data_kind}' gives 2-D points: "
+                "use eval.kind w2",
+                "error",
+            )
+            return
+        if fid_features(spec) == "digits" and data_kind != "digits":
+            yield (
+                ("eval", "features"),
+                f"'digits' features come from a digits classifier; for data.kind '{data_kind}' "
+                "use inception",
+                "error",
+            )
+        if shape[0] not in (1, 3):
+            yield (
+                ("eval", "kind"),
+                f"'fid' needs 1- or 3-channel images, but the data has {shape[0]} channels "
+                "(latents need a decoder, which specc does not provide): use eval.kind w2 "
+                "with eval.plot: false",
+                "error",
+            )
+    if ev["kind"] == "w2" and shape is not None and ev["plot"]:
+        yield (
+            ("eval", "plot"),
+            f"the W2 scatter plot shows 2-D points; for data.kind '{data_kind}' set eval.plot: "
+            "false (or use eval.kind fid for images)",
+            "error",
+        )
+
+
+def check_grad_accum(spec: dict) -> Iterator[Finding]:
+    train = spec["train"]
+    if train["batch_size"] % train["grad_accum"]:
+        yield (
+            ("train", "grad_accum"),
+            f"{train['grad_accum']} does not divide $.train.batch_size ({train['batch_size']})",
+            "error",
+        )
+
+
+def conditional(spec: dict) -> bool:
+    """The model is class-conditional (it reads the labels y that batch_for_step returns)."""
+    return spec["model"].get("num_classes", 0) > 0 and has_labels(spec["data"])
+
+
+def coupling_condition(spec: dict) -> str | None:
+    """The coupling's effective condition: within_class or ignore (None for kinds without one).
+    `auto` pairs within classes for class-conditional models (METHODS 6.5) and across the whole
+    batch otherwise."""
+    condition = spec["coupling"].get("condition")
+    if condition == "auto":
+        return "within_class" if conditional(spec) else "ignore"
+    return condition
+
+
+def check_coupling(spec: dict) -> Iterator[Finding]:
+    coupling, kind = spec["coupling"], spec["data"]["kind"]
+    labelled = conditional(spec)
+    condition = coupling.get("condition")
+    if condition == "within_class" and not has_labels(spec["data"]):
+        yield (
+            ("coupling", "condition"),
+            f"within_class pairs inside each class, but data.kind {kind!r} has no labels; "
+            "use auto or ignore",
+            "error",
+        )
+    if condition == "ignore" and labelled:
+        yield (
+            ("coupling", "condition"),
+            f"ignore pairs across the classes of {kind!r} for a class-conditional model: noises "
+            "near class-c data go to class c, so the model no longer sees eps ~ N(0, I) for "
+            "every class; within_class (or auto) keeps it",
+            "warning",
+        )
+    if coupling["kind"] == "reflow" and labelled:
+        yield (
+            ("coupling", "kind"),
+            "write-pairs writes unconditional pairs (no labels), so reflow of a class-conditional "
+            "model trains on pairs that ignore the classes",
+            "warning",
+        )
+
+
 # ---- Paths, predictions, weightings, samplers: the endpoint guards of METHODS.md §3.
 
 
@@ -285,6 +532,13 @@ CHECKS: list[Check] = [
     check_time_range,
     check_time_dim,
     check_schedule,
+    check_model_data,
+    check_labels,
+    check_unet,
+    check_dit,
+    check_eval_data,
+    check_grad_accum,
+    check_coupling,
     check_v_prediction,
     check_training_endpoints,
     check_sampling_endpoints,

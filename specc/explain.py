@@ -30,17 +30,21 @@ def explain(resolved: ResolvedSpec) -> str:
     for text in resolved.overrides:
         lines.append(f"# --set {text}")
 
+    def line(text: str, path: tuple) -> str:
+        pad = max(COLUMN - len(text), 2)
+        return text + " " * pad + f"# {_origin(resolved, path)}"
+
     def walk(value: dict, path: tuple, indent: int) -> None:
         for key, v in value.items():
             pad = "  " * indent
             if isinstance(v, dict):
-                lines.append(f"{pad}{key}:".ljust(COLUMN) + f"# {_origin(resolved, path + (key,))}")
+                lines.append(line(f"{pad}{key}:", path + (key,)))
                 walk(v, path + (key,), indent + 1)
             else:
                 text = f"{pad}{key}: {_scalar(v)}"
                 if "\n" in text:
                     text = f"{pad}{key}: {v!r}"
-                lines.append(text.ljust(COLUMN) + f"# {_origin(resolved, path + (key,))}")
+                lines.append(line(text, path + (key,)))
 
     walk(resolved.data, (), 0)
     return "\n".join(lines) + "\n"

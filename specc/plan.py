@@ -12,6 +12,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
+from specc.checks import coupling_condition, fid_features
 from specc.literals import py_comment, py_literal
 from specc.registry import SLOTS, Component, lookup
 from specc.resolve import ResolvedSpec
@@ -35,6 +36,7 @@ BASE_IMPORTS = (
 THIRD_PARTY = ("numpy", "torch")
 
 ACTIVATIONS = {"silu": "nn.SiLU", "gelu": "nn.GELU", "relu": "nn.ReLU", "tanh": "nn.Tanh"}
+IMAGE_MODELS = ("unet", "dit")
 
 
 @dataclass(frozen=True)
@@ -216,6 +218,31 @@ def _docstring(data: dict, script: str, packages: list[str]) -> str:
     return "\n".join(parts)
 
 
+def _coupling_context(data: dict) -> dict[str, Any]:
+    """What the coupling partials need: the condition sub-partial (who is paired with whom), the
+    helper partials (cost, exact assignment), whether pairing draws random numbers (then couple()
+    takes a generator) and the build-time option values that prune code."""
+    c = data["coupling"]
+    kind = c["kind"]
+    condition = coupling_condition(data)
+    helpers = []
+    if kind in ("exact_ot", "sinkhorn", "stable"):
+        helpers.append("coupling/cost.py.j2")
+    if kind == "exact_ot" or c.get("on_failure") == "exact_ot":
+        helpers.append("coupling/assignment.py.j2")
+    random = kind == "sinkhorn" or c.get("pairing") == "resample_torchcfm"
+    return {
+        "coupling_condition": f"coupling/condition/{condition}.py.j2" if condition else "",
+        "coupling_helpers": helpers,
+        "eval_helpers": [],
+        "coupling_generator": random,
+        "generator_arg": ", generator" if random else "",
+        "pairing": c.get("pairing", ""),
+        "on_failure": c.get("on_failure", ""),
+        "solver": c.get("solver", "scipy"),
+    }
+
+
 def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     data = resolved.data
     chosen = _kind_sections(data)
@@ -239,6 +266,11 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     if path["kind"] == "rectified" and path["sigma_min"] > 0:
         # the plain rectified path keeps its exact simple forms; sigma_min > 0 needs general ones
         partials["path"] = "path/rectified_sigma_min.py.j2"
+    fid_imports: tuple[str, ...] = ()
+    if data["eval"]["kind"] == "fid":
+        variants["eval"] = f"eval/fid/{fid_features(data)}.py.j2"
+        digits = fid_features(data) == "digits"
+        fid_imports = ("import hashlib",) if digits else ()
     missing = sorted(set(SLOTS.values()) - set(partials))
     if missing:
         raise LookupError(f"no partial chosen for slots {missing}")
@@ -262,8 +294,19 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     commands: list[tuple[str, str]] = [
         ("sample", "train/commands/sample.py.j2"),
         ("eval", "train/commands/eval.py.j2"),
+        ("write-pairs", "train/commands/write_pairs.py.j2"),
     ]
-    extra_imports: tuple[str, ...] = ()
+    extra_imports: tuple[str, ...] = ("import contextlib", "import random", *fid_imports)
+    coupling = _coupling_context(data)
+    ev = data["eval"]
+    if ev.get("transport_cost"):
+        diagnostics.append(("pair_cost_diagnostics", "eval/transport_cost.py.j2"))
+    if ev.get("straightness") or ev.get("few_step"):
+        diagnostics.append(("flow_diagnostics", "eval/flow.py.j2"))
+    if ev.get("transport_cost"):
+        # The cost and the exact assignment, in the eval section unless the coupling has them.
+        needed = ["coupling/cost.py.j2", "coupling/assignment.py.j2"]
+        coupling["eval_helpers"] = [h for h in needed if h not in coupling["coupling_helpers"]]
     if train["prefetch"] > 0:
         extra_imports += (
             "import queue",
@@ -273,8 +316,17 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     if train["lr_schedule"] == "cosine":
         extra_imports += ("import math",)
     packages = sorted({p for c in components.values() for p in c.packages})
+    if "coupling/assignment.py.j2" in coupling["coupling_helpers"] + coupling["eval_helpers"]:
+        packages = sorted(set(packages) | {"POT" if coupling["solver"] == "pot" else "scipy"})
+    if coupling["solver"] == "pot":
+        extra_imports += ("import numpy as np",)
     if data["eval"].get("plot"):
         packages = sorted(set(packages) | {"Pillow"})
+    if data["eval"]["kind"] == "fid" and fid_features(data) == "inception":
+        packages = sorted(set(packages) | {"torch-fidelity"})
+    model = data["model"]
+    class_cond = model.get("num_classes", 0) > 0
+    image_model = model["kind"] in IMAGE_MODELS
     if any(c.imports and "import numpy as np" in c.imports for c in components.values()):
         packages = sorted(set(packages) | {"numpy"})
     script = script_label or f"generated/{data['name']}.py"
@@ -298,10 +350,25 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         "diagnostic_partials": [template for _, template in diagnostics],
         # Script commands besides train: each partial defines add_<name>_arguments(commands) and
         # cmd_<name>(rt, args).
-        "commands": [{"name": n, "template": t} for n, t in commands],
+        "commands": [{"name": n, "ident": n.replace("-", "_"), "template": t} for n, t in commands],
         "prefetch": train["prefetch"] > 0,
         "sampler_helpers": sampler_helpers,
         "loss_form": loss_form,
         "time_shift": data["weighting"]["time_sampling"]["shift"] != 1.0,
+        # Images: the model and data families, class conditioning (label dropout in training,
+        # classifier-free guidance and per-seed labels at sampling) and the training extras.
+        "image_data": data["data"]["kind"] != "toy2d",
+        "image_model": image_model,
+        "class_cond": class_cond,
+        "guided": class_cond and model["guidance_scale"] != 1.0,
+        "scale_shift": bool(model.get("scale_shift_norm")),
+        "hflip": bool(data["data"].get("hflip")),
+        "grad_accum": train["grad_accum"] > 1,
+        "fp16": train["precision"] == "fp16",
+        "throughput": "images_per_s" if data["data"]["kind"] != "toy2d" else "samples_per_s",
+        "batch_fn": "training_batch" if class_cond else "coupled_batch",
+        **coupling,
+        "straightness": bool(ev.get("straightness")),
+        "few_step": bool(ev.get("few_step")),
     }
     return Plan(resolved, script, partials, components, context)

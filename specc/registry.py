@@ -25,16 +25,43 @@ MATH = ("import math",)
 LOG_SNR = "sampler/_log_snr.py.j2"
 
 
+# Image datasets share templates/data/images.py.j2 (epoch permutations, sharding, flips), which
+# keeps the dataset in memory behind a lock (the prefetch thread and the main thread both read it).
+IMAGES = "import threading"
+
 # Keyed by (section path, kind). Section paths are the spec's dotted paths to a `kind:` mapping.
 REGISTRY: dict[tuple[str, str], Component] = {
     ("data", "toy2d"): Component("data/toy2d.py.j2", ("import math",), variant="distribution"),
+    ("data", "digits"): Component(
+        "data/digits.py.j2", (IMAGES, "import torch.nn.functional as F"), ("scikit-learn",)
+    ),
+    ("data", "cifar10"): Component(
+        "data/cifar10.py.j2", (IMAGES, "import pickle", "import numpy as np"), ("numpy",)
+    ),
+    ("data", "celeba"): Component(
+        "data/celeba.py.j2", (IMAGES, "import numpy as np"), ("numpy", "Pillow")
+    ),
+    ("data", "imagefolder"): Component(
+        "data/imagefolder.py.j2", (IMAGES, "import numpy as np"), ("numpy", "Pillow")
+    ),
+    ("data", "tensor"): Component("data/tensor.py.j2", (IMAGES, "import numpy as np"), ("numpy",)),
     ("model", "mlp"): Component("model/mlp.py.j2", ("import math",)),
+    ("model", "unet"): Component(
+        "model/unet.py.j2", ("import math", "import torch.nn.functional as F")
+    ),
+    ("model", "dit"): Component(
+        "model/dit.py.j2", ("import math", "import torch.nn.functional as F")
+    ),
     ("path", "rectified"): Component("path/rectified.py.j2"),
     ("path", "vp_cosine"): Component("path/vp_cosine.py.j2", MATH),
     ("path", "vp_linear"): Component("path/vp_linear.py.j2"),
     ("path", "edm"): Component("path/edm.py.j2", MATH),
     ("path", "polynomial"): Component("path/polynomial.py.j2"),
     ("coupling", "independent"): Component("coupling/independent.py.j2"),
+    ("coupling", "exact_ot"): Component("coupling/exact_ot.py.j2"),  # scipy or POT: see plan
+    ("coupling", "sinkhorn"): Component("coupling/sinkhorn.py.j2", ("import math",)),
+    ("coupling", "stable"): Component("coupling/stable.py.j2"),
+    ("coupling", "reflow"): Component("coupling/reflow.py.j2", ("import threading",)),
     ("loss", "cfm"): Component("loss/cfm.py.j2"),
     **{
         ("loss.prediction", kind): Component(f"prediction/{kind}.py.j2")
@@ -77,6 +104,12 @@ REGISTRY: dict[tuple[str, str], Component] = {
     ("sampler.grid", "logsnr_uniform"): Component("grid/logsnr_uniform.py.j2", helpers=(LOG_SNR,)),
     ("sampler.grid", "shifted"): Component("grid/shifted.py.j2"),
     ("eval", "w2"): Component("eval/w2.py.j2", ("import math", "import numpy as np"), ("POT",)),
+    ("eval", "fid"): Component(
+        "eval/fid.py.j2",
+        ("import math", "from collections.abc import Iterator"),
+        ("torchmetrics", "Pillow"),
+        "features",
+    ),
 }
 
 # The template slot each section path fills in script.py.j2.

@@ -1,10 +1,11 @@
 """Shared fixtures: build a spec into a module in a temp dir and import it (never importing specc
-from the generated code), golden update flags, a CI hypothesis profile, two torch threads."""
+from the generated code), golden update flags, a CI hypothesis profile, one torch thread."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import pytest
 from hypothesis import settings
 
 REPO = Path(__file__).resolve().parent.parent
+# One intra-op thread, in process and in the scripts tests start: the test models are tiny, and
+# spinning OpenMP threads slow them down many times over when the machine is busy.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 settings.register_profile("ci", deadline=None, max_examples=60, derandomize=True)
 settings.load_profile("ci")
 
@@ -30,7 +34,7 @@ def _torch_threads() -> None:
         import torch
     except ImportError:  # compiler-only environments
         return
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 _MODULES: dict[str, object] = {}

@@ -1,0 +1,240 @@
+"""Training-step time with the exact_ot coupling vs the independent one, and vs torchcfm's
+ExactOptimalTransportConditionalFlowMatcher, side by side in one run.
+
+Columns: independent, exact_ot (SciPy solver, the default), exact_ot_pot (coupling.solver: pot)
+and torchcfm. Two setups, each at batch 128, 256 and 1024:
+- toy: the toy MLP and 2-D data of specs/couple_{independent,exact_ot}.yaml, as generated;
+- image: a small conv net (defined here; rerun on the UNet once it lands) on synthetic 3x32x32
+  data, a mixture of ten smooth image-shaped means plus noise, so exact OT has real work.
+
+The specc columns drive the generated scripts' own functions exactly as their train() does:
+the Prefetcher runs coupled_batch (data, noise and the coupling) in its background thread
+(train.prefetch 2) while loss_fn, backward, clipping and AdamW run in the main thread. The
+torchcfm column draws the same data and noise in the main thread and pairs them with torchcfm's
+ExactOptimalTransportConditionalFlowMatcher (POT's emd on the CPU, then resampling), as its
+training examples do. Variants alternate within every round; the report gives the median
+ms/step over rounds with [min, max], the per-round ratios to independent (after one
+uncounted warm-up round), and the coupled_batch call alone: the work the prefetch thread hides.
+
+    pip install --no-deps torchcfm==1.0.7     # optional: the torchcfm column (needs POT)
+    python bench/coupling_overhead.py          # writes bench/results/coupling_overhead.json
+    python bench/coupling_overhead.py --rounds 2 --steps 3 --batches 256   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from common import REPO, machine, summary, write_json
+from torch import Tensor, nn
+
+sys.path.insert(0, str(REPO / "tests"))
+from conftest import build_text, import_script  # noqa: E402  (builds a spec into a module)
+
+
+class SmallConvNet(nn.Module):
+    """A small time-conditioned conv net for 3x32x32 (a stand-in for the UNet of issue 7)."""
+
+    def __init__(self, width: int = 16):
+        super().__init__()
+        self.time = nn.Sequential(nn.Linear(1, width), nn.SiLU(), nn.Linear(width, 2 * width))
+        self.inp = nn.Conv2d(3, width, 3, padding=1)
+        self.down = nn.Conv2d(width, 2 * width, 3, stride=2, padding=1)
+        self.mid = nn.Conv2d(2 * width, 2 * width, 3, padding=1)
+        self.up = nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1)
+        self.out = nn.Conv2d(2 * width, 3, 3, padding=1)
+        self.act = nn.SiLU()
+
+    def forward(self, z: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
+        emb = self.time(t.float()[:, None])[:, :, None, None]
+        h0 = self.act(self.inp(z))
+        h = self.act(self.down(h0))
+        h = self.act(self.mid(h) + emb)
+        h = self.act(self.up(h))
+        return self.out(torch.cat([h, h0], dim=1))
+
+
+def image_data(module):
+    """batch_for_step for the image setup: ten smooth 3x32x32 means (fixed), one per draw, plus
+    N(0, 0.3^2) pixel noise; a pure function of (seed, rank, step) like the scripts' own data."""
+    g = torch.Generator().manual_seed(1234)
+    means = nn.functional.interpolate(
+        torch.randn(10, 3, 4, 4, generator=g), size=32, mode="bicubic"
+    )
+
+    def batch_for_step(rt, step: int, batch_size: int):
+        gen = module.generator_for(rt, step, module.STREAM_DATA)
+        which = torch.randint(10, (batch_size,), generator=gen)
+        x = means[which] + 0.3 * torch.randn(batch_size, 3, 32, 32, generator=gen)
+        return x.to(rt.device), None
+
+    return batch_for_step
+
+
+def train_steps_specc(module, model, rt, batch: int, start: int, n: int) -> float:
+    """n training steps as the generated train() runs them; returns seconds per step."""
+    tr = module.CONFIG.train
+    optimizer = module.build_optimizer(model)
+    make = lambda s: module.coupled_batch(rt, s, batch)  # noqa: E731
+    batches = module.Prefetcher(make, start, start + n + 2, tr.prefetch)
+    tick = 0.0
+    for step in range(start, start + n + 2):
+        if step == start + 2:  # two untimed steps: the prefetch queue fills, caches warm
+            tick = time.perf_counter()
+        x, eps, y = batches.get(step)
+        gen = module.generator_for(rt, step, module.STREAM_TIME, rt.device)
+        t = module.sample_time(x.shape[0], gen, rt.device)
+        loss, _ = module.loss_fn(model, x, eps, t, y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tr.grad_clip)
+        optimizer.step()
+    batches.close()
+    return (time.perf_counter() - tick) / n
+
+
+def train_steps_torchcfm(module, model, rt, batch: int, start: int, n: int, matcher) -> float:
+    """The same model, data and optimizer, paired by torchcfm in the main thread (its reversed
+    time: x0 noise, x1 data; its target is our -u, which costs the same)."""
+    tr = module.CONFIG.train
+    optimizer = module.build_optimizer(model)
+    tick = 0.0
+    for step in range(start, start + n + 2):
+        if step == start + 2:
+            tick = time.perf_counter()
+        x, _ = module.batch_for_step(rt, step, batch)
+        gen = module.generator_for(rt, step, module.STREAM_NOISE, rt.device)
+        eps = torch.randn(x.shape, generator=gen, device=rt.device, dtype=x.dtype)
+        t, xt, ut = matcher.sample_location_and_conditional_flow(eps, x)
+        loss = (model(xt, t) - ut).square().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tr.grad_clip)
+        optimizer.step()
+    return (time.perf_counter() - tick) / n
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=7, help="alternating rounds (default: 7)")
+    p.add_argument("--steps", type=int, default=3, help="timed steps per variant and round")
+    p.add_argument("--batches", default="128,256,1024", help="batch sizes (default: 128,256,1024)")
+    p.add_argument("--setups", default="toy,image", help="toy, image or both (default)")
+    p.add_argument("--out", default="coupling_overhead.json", help="file name under bench/results")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads of the training step (default 1: on a shared 2-core machine "
+        "two threads stall at every op whenever another process holds a core; the coupling "
+        "thread then has the other core, as a GPU run leaves the CPU to it)",
+    )
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    try:
+        from torchcfm.conditional_flow_matching import ExactOptimalTransportConditionalFlowMatcher
+
+        matcher = ExactOptimalTransportConditionalFlowMatcher(sigma=0.0)
+    except ImportError:
+        matcher = None
+        print("torchcfm is not installed: its column is skipped (pip install --no-deps torchcfm)")
+    tmp = Path(__import__("tempfile").mkdtemp())
+    builds = {  # column: (spec, --set overrides)
+        "independent": ("couple_independent", ()),
+        "exact_ot": ("couple_exact_ot", ()),
+        "exact_ot_pot": ("couple_exact_ot", ("coupling.solver=pot",)),
+    }
+    modules = {
+        name: import_script(build_text(REPO / "specs" / f"{spec}.yaml", sets, tmp), tmp, name)
+        for name, (spec, sets) in builds.items()
+    }
+    variants = list(builds) + (["torchcfm_exact_ot"] if matcher else [])
+    results: dict = {}
+    for setup in args.setups.split(","):
+        for batch in [int(b) for b in args.batches.split(",")]:
+            times: dict[str, list[float]] = {v: [] for v in variants}
+            for r in range(-1, args.rounds):  # round -1 warms up and is not counted
+                for variant in variants:
+                    module = modules.get(variant, modules["independent"])
+                    rt = module.Runtime(0, 0, 1, torch.device("cpu"), r)
+                    if setup == "image":
+                        module.batch_for_step = image_data(module)
+                        module.DATA_SHAPE = (3, 32, 32)
+                        torch.manual_seed(0)
+                        model = SmallConvNet()
+                    else:
+                        torch.manual_seed(0)
+                        model = module.build_model()
+                    cfg = replace(module.CONFIG.train, batch_size=batch)
+                    module.CONFIG = replace(module.CONFIG, train=cfg)
+                    start = 1000 * (r + 1)
+                    if variant == "torchcfm_exact_ot":
+                        sec = train_steps_torchcfm(
+                            module, model, rt, batch, start, args.steps, matcher
+                        )
+                    else:
+                        sec = train_steps_specc(module, model, rt, batch, start, args.steps)
+                    if r >= 0:
+                        times[variant].append(1000 * sec)
+                if r < 0:
+                    continue
+                shown = "  ".join(f"{v} {times[v][-1]:8.2f} ms" for v in variants)
+                print(f"{setup:5s} batch {batch:5d} round {r}: {shown}", flush=True)
+            ratios = {
+                f"{v}/independent": summary(
+                    [a / b for a, b in zip(times[v], times["independent"], strict=True)]
+                )
+                for v in variants[1:]
+            }
+            # The coupled_batch call alone (data + noise + coupling), timed in the main thread
+            # with nothing else running in this process: what the prefetch thread has to hide.
+            solve: dict[str, list[float]] = {name: [] for name in builds}
+            for r in range(args.rounds):
+                for kind in solve:
+                    rt = modules[kind].Runtime(0, 0, 1, torch.device("cpu"), r)
+                    tick = time.perf_counter()
+                    modules[kind].coupled_batch(rt, 5000 + r, batch)
+                    solve[kind].append(1000 * (time.perf_counter() - tick))
+            results[f"{setup}/{batch}"] = {
+                "coupled_batch_ms": {k: summary(v) for k, v in solve.items()},
+                "ms_per_step": {v: summary(times[v]) for v in variants},
+                "ratios": ratios,
+                "raw_ms": times,
+            }
+    payload = {
+        "benchmark": "coupling_overhead",
+        "command": "python bench/coupling_overhead.py " + " ".join(sys.argv[1:]),
+        "machine": machine(),
+        "rounds": args.rounds,
+        "steps_per_round": args.steps,
+        "torch_threads": args.threads,
+        "torchcfm": "1.0.7" if matcher else None,
+        "results": results,
+    }
+    path = write_json(args.out, payload)
+    print(f"\n{'setup/batch':14s}" + "".join(f"{v + ' ms':>30s}" for v in variants) + "   ratios")
+    for key, res in results.items():
+        ms = res["ms_per_step"]
+        cells = "".join(
+            f"{ms[v]['median']:>12.1f} [{ms[v]['min']:.1f}, {ms[v]['max']:.1f}]".rjust(30)
+            for v in variants
+        )
+        ratio = "  ".join(
+            f"{k.split('/')[0]} {v['median']:.3f} [{v['min']:.3f}, {v['max']:.3f}]"
+            for k, v in res["ratios"].items()
+        )
+        cb = res["coupled_batch_ms"]
+        solo = "coupled_batch alone: " + ", ".join(
+            f"{k} {v['median']:.1f} ms" for k, v in cb.items()
+        )
+        print(f"{key:14s}{cells}   {ratio}\n{'':14s}{solo}")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,270 @@
+"""Training-step time: the generated script's loop vs a plain hand-written loop, same UNet, same
+batch, same device, in one process, alternating A B A B.
+
+The plain loop is what a careful person writes by hand in the style of torchcfm's CIFAR-10
+training script (its structure, not its code): an in-memory dataset indexed per step, random
+flips, Gaussian noise, uniform t, the rectified-flow target, MSE, backward, gradient clipping at
+1, Adam, and an EMA update every step. The generated script runs its own train() (prefetch
+thread, per-step seeded generators, logging, EMA, clipping) with the same UNet and batch; its
+steps/s come from its metrics.jsonl windows, the plain loop's from the same-sized windows.
+
+    python bench/train_step.py                 # CPU, fp32, a small UNet (a few minutes on 2 cores)
+    python bench/train_step.py --device cuda   # GPU: the torchcfm CIFAR-10 UNet, bf16 + compile,
+                                               # images/s for both and model FLOPs utilisation
+
+Writes bench/results/train_step_<device>.json (the machine, the config, every window, medians,
+the ratio generated/plain of step times and its spread over the rounds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from specc.pipeline import build_spec  # noqa: E402
+
+CPU_MODEL = (
+    "{kind: unet, channels: 32, channel_mult: [1, 2, 2], num_res_blocks: 1, "
+    "attention_resolutions: [8], head_channels: 32, dropout: 0.1, time_scale: 1.0}"
+)
+GPU_MODEL = (
+    "{kind: unet, channels: 128, channel_mult: [1, 2, 2, 2], num_res_blocks: 2, "
+    "attention_resolutions: [16], head_channels: 64, dropout: 0.1, time_scale: 1.0}"
+)
+# dense bf16 tensor-core peaks (FLOP/s) by device-name fragment, for model FLOPs utilisation
+PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}
+
+
+def spec_text(data_path: Path, model: str, batch: int, steps: int, window: int, gpu: bool) -> str:
+    return f"""version: 1
+name: bench_unet
+data: {{kind: tensor, path: '{data_path}', shape: [3, 32, 32], hflip: true}}
+model: {model}
+sampler: {{kind: euler, steps: 1}}
+train:
+  steps: {steps}
+  batch_size: {batch}
+  lr: 2e-4
+  warmup_steps: 0
+  grad_clip: 1.0
+  ema_decay: 0.9999
+  log_every: {window}
+  checkpoint_every: {steps}
+  precision: {"bf16" if gpu else "fp32"}
+  compile: {str(gpu).lower()}
+eval: {{kind: w2, plot: false, n_samples: 8}}
+"""
+
+
+def load_script(text: str, directory: Path):
+    import importlib.util
+
+    path = directory / "bench_unet.py"
+    path.write_text(text, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("bench_unet", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def generated_windows(mod, device: str, out: Path, clock) -> list[float]:
+    """Seconds per step in each log window of one run of the script's own train(), on `clock`
+    (the script times its windows with time.perf_counter, which is swapped for the clock)."""
+    real_time = mod.time
+    mod.time = SimpleNamespace(perf_counter=clock)
+    try:
+        assert mod.main(["--device", device, "--out", str(out)]) == 0
+    finally:
+        mod.time = real_time
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    return [1.0 / r["steps_per_s"] for r in map(json.loads, lines) if r["split"] == "train"]
+
+
+def plain_windows(
+    mod,
+    data: torch.Tensor,
+    device: torch.device,
+    steps: int,
+    window: int,
+    batch: int,
+    gpu: bool,
+    clock,
+) -> list[float]:
+    """The hand-written loop, same model class and batch; seconds per step in each window."""
+    torch.manual_seed(0)
+    model = mod.build_model().to(device)
+    if gpu:
+        model = model.to(memory_format=torch.channels_last)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-4, fused=gpu)
+    net = torch.compile(model) if gpu else model
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=gpu)
+    images = data.to(device)
+    g = torch.Generator(device=device).manual_seed(0)
+    times: list[float] = []
+    tick = clock()
+    for step in range(steps):
+        idx = torch.randint(0, len(images), (batch,), device=device, generator=g)
+        x1 = images[idx].float() / 127.5 - 1.0
+        flip = torch.rand(batch, device=device, generator=g) < 0.5
+        x1 = torch.where(flip[:, None, None, None], x1.flip(-1), x1)
+        x0 = torch.randn(x1.shape, device=device, generator=g)
+        t = torch.rand(batch, device=device, generator=g)
+        # canonical time (t = 0 data): z = (1 - t) x1 + t x0, u = x0 - x1
+        tt = t[:, None, None, None]
+        z = (1 - tt) * x1 + tt * x0
+        with autocast:
+            v = net(z, t)
+        loss = (v.float() - (x0 - x1)).square().mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        with torch.no_grad():
+            for pe, p in zip(ema.parameters(), model.parameters(), strict=True):
+                pe.lerp_(p, 1 - 0.9999)
+        if (step + 1) % window == 0:
+            loss.item()  # the generated loop syncs at its log step too
+            now = clock()
+            times.append((now - tick) / window)
+            tick = now
+    return times
+
+
+def flops_per_step(mod, device: torch.device, batch: int) -> float:
+    """Forward + backward FLOPs of one training step of the model (torch's FLOP counter)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = mod.build_model().to(device)
+    z = torch.randn(batch, *mod.DATA_SHAPE, device=device)
+    t = torch.rand(batch, device=device)
+    with FlopCounterMode(display=False) as counter:
+        model(z, t).square().mean().backward()
+    return float(counter.get_total_flops())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--batch", type=int, default=None, help="default: 16 on CPU, 128 on GPU")
+    parser.add_argument("--window", type=int, default=None, help="steps per timing window")
+    parser.add_argument("--windows", type=int, default=4, help="timed windows per run")
+    parser.add_argument("--rounds", type=int, default=3, help="A/B rounds")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--clock",
+        choices=["cpu", "wall"],
+        default=None,
+        help="cpu: process CPU seconds (all threads; robust on a shared machine), wall: elapsed "
+        "seconds (default: cpu on the CPU, wall on a GPU)",
+    )
+    parser.add_argument("--peak-tflops", type=float, default=None, help="bf16 peak for MFU")
+    args = parser.parse_args()
+    gpu = args.device.startswith("cuda")
+    torch.set_num_threads(args.threads)
+    batch = args.batch or (128 if gpu else 16)
+    window = args.window or (50 if gpu else 5)
+    steps = window * (args.windows + 1)  # the first window is warm-up (and compilation)
+    device = torch.device(args.device)
+    clock_name = args.clock or ("wall" if gpu else "cpu")
+    clock = time.perf_counter if clock_name == "wall" else time.process_time
+
+    work = Path(tempfile.mkdtemp(prefix="specc_bench_"))
+    rng = np.random.default_rng(0)
+    data = rng.integers(0, 256, (2048, 3, 32, 32), dtype=np.uint8)
+    np.save(work / "images.npy", data)
+    text = spec_text(
+        work / "images.npy", GPU_MODEL if gpu else CPU_MODEL, batch, steps, window, gpu
+    )
+    (work / "spec.yaml").write_text(text)
+    result = build_spec(work / "spec.yaml")
+    assert result.ok, [d.format() for d in result.diagnostics]
+    mod = load_script(result.text, work)
+    n_params = sum(p.numel() for p in mod.build_model().parameters())
+
+    gen_rounds, plain_rounds = [], []
+    for r in range(args.rounds):
+        g = generated_windows(mod, args.device, work / f"run{r}", clock)[1:]
+        p = plain_windows(mod, torch.from_numpy(data), device, steps, window, batch, gpu, clock)[1:]
+        gen_rounds.append(statistics.median(g))
+        plain_rounds.append(statistics.median(p))
+        ratio = gen_rounds[-1] / plain_rounds[-1]
+        print(
+            f"round {r}: generated {1e3 * gen_rounds[-1]:.1f} ms/step, "
+            f"plain {1e3 * plain_rounds[-1]:.1f} ms/step, ratio {ratio:.3f}",
+            flush=True,
+        )
+    ratios = [a / b for a, b in zip(gen_rounds, plain_rounds, strict=True)]
+    gen_s, plain_s = statistics.median(gen_rounds), statistics.median(plain_rounds)
+    report = {
+        "benchmark": "train_step",
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "device": args.device,
+            "device_name": torch.cuda.get_device_name(device) if gpu else "cpu",
+        },
+        "config": {
+            "model": GPU_MODEL if gpu else CPU_MODEL,
+            "parameters": n_params,
+            "batch": batch,
+            "image": [3, 32, 32],
+            "precision": "bf16" if gpu else "fp32",
+            "compile": gpu,
+            "window_steps": window,
+            "windows": args.windows,
+            "rounds": args.rounds,
+            "threads": args.threads,
+            "clock": clock_name,
+        },
+        "generated_s_per_step": gen_rounds,
+        "plain_s_per_step": plain_rounds,
+        "median_generated_s_per_step": gen_s,
+        "median_plain_s_per_step": plain_s,
+        "images_per_s": {"generated": batch / gen_s, "plain": batch / plain_s},
+        "ratio_generated_over_plain": {
+            "median": statistics.median(ratios),
+            "min": min(ratios),
+            "max": max(ratios),
+        },
+    }
+    if gpu:
+        flops = flops_per_step(mod, device, batch)
+        name = torch.cuda.get_device_name(device)
+        peak = (
+            args.peak_tflops * 1e12
+            if args.peak_tflops
+            else next((v for k, v in PEAK_BF16.items() if k in name), None)
+        )
+        report["flops_per_step"] = flops
+        if peak:
+            report["peak_flops"] = peak
+            report["mfu"] = {"generated": flops / gen_s / peak, "plain": flops / plain_s / peak}
+    out = REPO / "bench" / "results" / f"train_step_{'cuda' if gpu else 'cpu'}.json"
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({k: report[k] for k in ("images_per_s", "ratio_generated_over_plain")}))
+    print(f"wrote {out.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
