@@ -7,6 +7,7 @@ Add a rule by writing one function and listing it in CHECKS.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterator
 
@@ -325,6 +326,207 @@ def check_coupling(spec: dict) -> Iterator[Finding]:
         )
 
 
+# ---- Paths, predictions, weightings, samplers: the endpoint guards of METHODS.md §3.
+
+
+def _sigma0_is_zero(path: dict) -> bool:
+    """sigma_0 = 0 (z_0 = x exactly): every path but edm and rectified with sigma_min > 0."""
+    return path["kind"] in ("vp_cosine", "vp_linear", "polynomial") or (
+        path["kind"] == "rectified" and path["sigma_min"] == 0
+    )
+
+
+def _alpha1_is_zero(path: dict) -> bool:
+    """alpha_1 = 0 (z_1 = eps exactly): rectified, vp_cosine, polynomial."""
+    return path["kind"] in ("rectified", "vp_cosine", "polynomial")
+
+
+def _training_poles(spec: dict) -> dict[int, list[str]]:
+    """{endpoint: reasons} for what the loss evaluates as infinite (or 0/0) at t = 0 or 1."""
+    path, prediction = spec["path"], spec["loss"]["prediction"]["kind"]
+    weighting = spec["weighting"]["kind"]
+    plain_output = weighting == "output_mse"  # the loss never forms W_v or the gain g_t
+    poles: dict[int, list[str]] = {0: [], 1: []}
+    if _sigma0_is_zero(path):
+        if weighting == "elbo":
+            poles[0].append("the elbo weight W_v = (1 - t)/t (rectified form)")
+        if prediction == "x0" and not plain_output:
+            poles[0].append("the x0-to-velocity gain kappa_t/sigma_t")
+        if prediction == "score":
+            poles[0].append("the score target -eps/sigma_t")
+        if prediction == "edm":
+            poles[0].append("EDM's c_noise = log(sigma_t/alpha_t)/4")
+    if path["kind"] == "vp_linear":
+        if prediction == "velocity":
+            poles[0].append("the velocity target (d sigma_t/dt ~ 1/sqrt(t) on vp_linear)")
+        elif prediction in ("epsilon", "v") and not plain_output:
+            poles[0].append(f"the {prediction}-to-velocity gain (kappa_t ~ 1/sqrt(t) on vp_linear)")
+    if _alpha1_is_zero(path):
+        if prediction == "epsilon" and not plain_output:
+            poles[1].append("the epsilon-to-velocity gain kappa_t/alpha_t")
+        if prediction == "score" and not plain_output:
+            poles[1].append("the score-to-velocity gain kappa_t*sigma_t/alpha_t")
+        if prediction == "edm":
+            poles[1].append("EDM's c_noise = log(sigma_t/alpha_t)/4")
+    if (
+        path["kind"] == "polynomial"
+        and path["n"] > 1
+        and weighting not in ("uniform", "output_mse")
+    ):
+        poles[1].append(
+            f"the {weighting} weight W_v = w(lambda)*alpha/(sigma*kappa), kappa_t = n(1 - t)^(n-1)"
+        )
+    return poles
+
+
+def _infinite(reasons: list[str]) -> str:
+    return "; ".join(reasons) + (" is" if len(reasons) == 1 else " are") + " infinite"
+
+
+def check_training_endpoints(spec: dict) -> Iterator[Finding]:
+    train = spec["train"]
+    poles = _training_poles(spec)
+    path = spec["path"]["kind"]
+    if poles[0] and train["t_min"] == 0:
+        yield (
+            ("train", "t_min"),
+            f"{train['t_min']} must be greater than 0 on the {path} path: at t = 0 "
+            f"{_infinite(poles[0])} (peers use 1e-5 to 1e-3)",
+            "error",
+        )
+    if poles[1] and train["t_max"] == 1:
+        yield (
+            ("train", "t_max"),
+            f"{train['t_max']} must be less than 1 on the {path} path: at t = 1 "
+            f"{_infinite(poles[1])} (e.g. 0.999)",
+            "error",
+        )
+
+
+def _sampling_poles_at_one(spec: dict) -> list[str]:
+    """Why the first evaluation at t = 1 is singular (only where alpha_1 = 0)."""
+    sampler, prediction = spec["sampler"], spec["loss"]["prediction"]["kind"]
+    if not _alpha1_is_zero(spec["path"]):
+        return []
+    reasons = []
+    if prediction in ("epsilon", "score"):
+        reasons.append(f"the {prediction} network's velocity and data views divide by alpha_t")
+    if prediction == "edm":
+        reasons.append("EDM's c_noise = log(sigma_t/alpha_t)/4 is infinite")
+    if sampler["kind"] == "edm_stochastic" or sampler.get("space") == "sigma":
+        reasons.append("sigma-space steps divide by alpha_t")
+    if sampler["kind"] == "euler_maruyama" and sampler["diffusion"] == "ddpm":
+        reasons.append("the ddpm diffusion g_t^2 = 2 sigma_t kappa_t/alpha_t is infinite")
+    if sampler.get("grid", {}).get("kind") == "logsnr_uniform":
+        reasons.append("the logsnr_uniform grid would start at lambda = -inf")
+    return reasons
+
+
+def check_sampling_endpoints(spec: dict) -> Iterator[Finding]:
+    sampler = spec["sampler"]
+    starts_at_one = sampler["t_max"] == 1 and sampler.get("grid", {}).get("kind") != "edm"
+    reasons = _sampling_poles_at_one(spec) if starts_at_one else []
+    if reasons:
+        yield (
+            ("sampler", "t_max"),
+            f"{sampler['t_max']} must be less than 1 on the {spec['path']['kind']} path, where "
+            f"alpha_1 = 0: {'; '.join(reasons)} (e.g. 0.999, or sampler.grid.kind: edm)",
+            "error",
+        )
+    evaluates_at_zero = sampler["kind"] == "rk4" or (
+        sampler["kind"] == "dopri5" and sampler["t_min"] == 0
+    )
+    prediction = spec["loss"]["prediction"]["kind"]
+    singular = []
+    if _sigma0_is_zero(spec["path"]) and prediction in ("x0", "score", "edm"):
+        singular.append(f"the {prediction} network has no velocity (it divides by sigma_0 = 0)")
+    if spec["path"]["kind"] == "vp_linear":
+        singular.append("the vp_linear velocity is infinite")
+    if evaluates_at_zero and singular:
+        where = ("sampler", "kind") if sampler["kind"] == "rk4" else ("sampler", "t_min")
+        fix = "use heun, midpoint or euler" if sampler["kind"] == "rk4" else "set it above 0"
+        yield (
+            where,
+            f"{sampler['kind']} evaluates the network at t = 0, where {'; '.join(singular)}: {fix}",
+            "error",
+        )
+
+
+def check_v_prediction(spec: dict) -> Iterator[Finding]:
+    path = spec["path"]["kind"]
+    if spec["loss"]["prediction"]["kind"] == "v" and path not in ("vp_cosine", "vp_linear"):
+        yield (
+            ("loss", "prediction", "kind"),
+            f"'v' (alpha*eps - sigma*x) is defined only on variance-preserving paths (vp_cosine, "
+            f"vp_linear), not on {path}; predict 'velocity' (u = (pi/2)*v on vp_cosine) instead",
+            "error",
+        )
+
+
+MODE_SCALE_MAX = 2.0 / (math.pi - 2.0)
+
+
+def check_mode_scale(spec: dict) -> Iterator[Finding]:
+    sampling = spec["weighting"]["time_sampling"]
+    if sampling["kind"] == "mode" and not -1.0 <= sampling["s"] <= MODE_SCALE_MAX:
+        yield (
+            ("weighting", "time_sampling", "s"),
+            f"{sampling['s']} is outside [-1, 2/(pi - 2) = {MODE_SCALE_MAX:.4f}], where the mode "
+            "density 1/(1 + s - (pi*s/2)*sin(pi*r)) stays positive and t(r) monotone",
+            "error",
+        )
+
+
+def check_noise_ranges(spec: dict) -> Iterator[Finding]:
+    path, sampler = spec["path"], spec["sampler"]
+    if path["kind"] == "edm" and path["sigma_min"] >= path["sigma_max"]:
+        yield (
+            ("path", "sigma_min"),
+            f"{path['sigma_min']} must be smaller than $.path.sigma_max ({path['sigma_max']})",
+            "error",
+        )
+    grid = sampler.get("grid", {})
+    if grid.get("kind") == "edm":
+        if grid["sigma_min"] >= grid["sigma_max"]:
+            yield (
+                ("sampler", "grid", "sigma_min"),
+                f"{grid['sigma_min']} must be smaller than $.sampler.grid.sigma_max "
+                f"({grid['sigma_max']})",
+                "error",
+            )
+        elif path["kind"] == "edm" and grid["sigma_min"] < path["sigma_min"]:
+            yield (
+                ("sampler", "grid", "sigma_min"),
+                f"{grid['sigma_min']} is below $.path.sigma_min ({path['sigma_min']}): the edm "
+                "path has no time with that noise level",
+                "error",
+            )
+    if grid.get("kind") == "logsnr_uniform" and grid["t_min"] >= sampler["t_max"]:
+        yield (
+            ("sampler", "grid", "t_min"),
+            f"{grid['t_min']} must be smaller than $.sampler.t_max ({sampler['t_max']})",
+            "error",
+        )
+    if sampler["kind"] == "dopri5" and sampler["t_min"] >= sampler["t_max"]:
+        yield (
+            ("sampler", "t_min"),
+            f"{sampler['t_min']} must be smaller than $.sampler.t_max ({sampler['t_max']})",
+            "error",
+        )
+
+
+def check_sigma_data(spec: dict) -> Iterator[Finding]:
+    prediction, weighting = spec["loss"]["prediction"], spec["weighting"]
+    if prediction["kind"] == "edm" and weighting["kind"] == "edm":
+        if prediction["sigma_data"] != weighting["sigma_data"]:
+            yield (
+                ("weighting", "sigma_data"),
+                f"{weighting['sigma_data']} differs from "
+                f"$.loss.prediction.sigma_data ({prediction['sigma_data']})",
+                "warning",
+            )
+
+
 CHECKS: list[Check] = [
     check_name,
     check_time_range,
@@ -337,6 +539,12 @@ CHECKS: list[Check] = [
     check_eval_data,
     check_grad_accum,
     check_coupling,
+    check_v_prediction,
+    check_training_endpoints,
+    check_sampling_endpoints,
+    check_mode_scale,
+    check_noise_ranges,
+    check_sigma_data,
 ]
 
 

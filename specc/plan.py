@@ -104,7 +104,7 @@ def _config_classes(data: dict) -> list[ConfigClass]:
             )
             line = f"{key}: {_annotation(sub_node, nested)} = {literal}"
             comment = py_comment(" ".join(describe(sub).split())) if not nested else ""
-            if comment and len(line) + len(comment) + 7 <= LINE:
+            if comment and 4 + len(line) + 4 + len(comment) <= LINE:  # indent, "  # "
                 fields.append(ConfigField(f"{line}  # {comment}"))
             elif comment:
                 fields.append(ConfigField(line, tuple(textwrap.wrap(comment, LINE - 6))))
@@ -259,6 +259,13 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
             section_value = resolved.get(section)
             stem = comp.template.rsplit(".py.j2", 1)[0]
             variants[SLOTS[section]] = f"{stem}/{section_value[comp.variant]}.py.j2"
+    for comp in list(components.values()):
+        for slot, template in comp.fills:  # e.g. dopri5, which has no grid, fills the grid slot
+            partials.setdefault(slot, template)
+    path = data["path"]
+    if path["kind"] == "rectified" and path["sigma_min"] > 0:
+        # the plain rectified path keeps its exact simple forms; sigma_min > 0 needs general ones
+        partials["path"] = "path/rectified_sigma_min.py.j2"
     fid_imports: tuple[str, ...] = ()
     if data["eval"]["kind"] == "fid":
         variants["eval"] = f"eval/fid/{fid_features(data)}.py.j2"
@@ -269,6 +276,20 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         raise LookupError(f"no partial chosen for slots {missing}")
 
     train = data["train"]
+    # Shared helpers of the sampler section (scalar path functions, noise), each emitted once.
+    sampler_helpers = ["sampler/_common.py.j2"]
+    for section in ("sampler", "sampler.grid"):
+        for helper in components[section].helpers if section in components else ():
+            if helper not in sampler_helpers:
+                sampler_helpers.append(helper)
+    # How loss_fn weights the output's squared error: W_v alone when the output is the velocity,
+    # nothing for output_mse (W_v = 1/g^2), else W_v*g^2 with g the output-to-velocity gain.
+    if data["weighting"]["kind"] == "output_mse":
+        loss_form = "output"
+    elif data["loss"]["prediction"]["kind"] == "velocity":
+        loss_form = "velocity"
+    else:
+        loss_form = "gain"
     diagnostics: list[tuple[str, str]] = []  # (function name, partial)
     commands: list[tuple[str, str]] = [
         ("sample", "train/commands/sample.py.j2"),
@@ -331,6 +352,9 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         # cmd_<name>(rt, args).
         "commands": [{"name": n, "ident": n.replace("-", "_"), "template": t} for n, t in commands],
         "prefetch": train["prefetch"] > 0,
+        "sampler_helpers": sampler_helpers,
+        "loss_form": loss_form,
+        "time_shift": data["weighting"]["time_sampling"]["shift"] != 1.0,
         # Images: the model and data families, class conditioning (label dropout in training,
         # classifier-free guidance and per-seed labels at sampling) and the training extras.
         "image_data": data["data"]["kind"] != "toy2d",

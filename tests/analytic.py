@@ -56,3 +56,67 @@ def loglog_slope(xs: list[float], ys: list[float]) -> float:
     num = sum((a - mx) * (b - my) for a, b in zip(lx, ly, strict=True))
     den = sum((a - mx) ** 2 for a in lx)
     return num / den
+
+
+def gaussian_posterior(module, z: Tensor, t: Tensor, mu: float, s: float) -> tuple[Tensor, Tensor]:
+    """(E[x | z_t], E[eps | z_t]) for x ~ N(mu, s^2 I): with v = alpha^2 s^2 + sigma^2,
+    x_hat = mu + alpha s^2 (z - alpha mu)/v and eps_hat = sigma (z - alpha mu)/v (float64)."""
+    tt = _times(t.to(torch.float64), z)
+    a, sg = module.alpha(tt), module.sigma(tt)
+    centred = z.to(torch.float64) - a * mu
+    v = a * a * s**2 + sg * sg
+    return mu + a * s**2 * centred / v, sg * centred / v
+
+
+def _times(t: Tensor, z: Tensor) -> Tensor:
+    """t shaped to broadcast against z; one element when all are equal (as in a sampler step), so
+    the path functions run once instead of once per sample."""
+    if t.numel() > 1 and bool((t == t[0]).all()):
+        t = t[:1]
+    return t.reshape((-1,) + (1,) * (z.dim() - 1))
+
+
+def edm_radius(module, t: Tensor, sigma_data: float) -> Tensor:
+    """R_t = sqrt(sigma_t^2 + sigma_data^2 alpha_t^2): EDM's c_in acting on z is 1/R_t."""
+    return torch.sqrt(module.sigma(t) ** 2 + (sigma_data * module.alpha(t)) ** 2)
+
+
+class GaussianModel(nn.Module):
+    """The exact network for N(mu, s^2 I) data in the output space of the script's prediction
+    (velocity, epsilon, x0, v, score or edm), written from the definitions of each output, not from
+    the script's conversions. For edm it takes EDM's inputs (z/R_t, c_noise = -lambda_t/8)."""
+
+    def __init__(self, module, mu: float, s: float, output: str | None = None):
+        super().__init__()
+        self.m = module
+        self.mu = mu
+        self.s = s
+        self.output = output or module.CONFIG.loss.prediction.kind
+
+    def forward(self, z: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
+        m = self.m
+        t64 = t.to(torch.float64)
+        if self.output == "edm":
+            sd = m.CONFIG.loss.prediction.sigma_data
+            t64 = m.time_from_log_snr(-8.0 * t64)  # the network's time input is c_noise
+            z = z.to(torch.float64) * edm_radius(m, _times(t64, z), sd)
+        x_hat, e_hat = gaussian_posterior(m, z, t64, self.mu, self.s)
+        tt = _times(t64, z)
+        a, sg = m.alpha(tt), m.sigma(tt)
+        if self.output == "velocity":
+            out = m.d_alpha(tt) * x_hat + m.d_sigma(tt) * e_hat
+        elif self.output == "epsilon":
+            out = e_hat
+        elif self.output == "x0":
+            out = x_hat
+        elif self.output == "v":
+            out = a * e_hat - sg * x_hat
+        elif self.output == "score":
+            out = -e_hat / sg
+        elif self.output == "edm":
+            r = edm_radius(m, tt, sd)
+            c_skip_z, c_out = sd * sd * a / (r * r), sg * sd / r  # on z, not on z/alpha
+            out = (x_hat - c_skip_z * z.to(torch.float64)) / c_out
+        else:
+            raise ValueError(self.output)
+        return out.to(z.dtype)

@@ -37,8 +37,9 @@ def test_defaults_fill_every_section(tmp_path: Path):
         "eval",
     ]
     assert data["name"] == "my_spec"  # from the file name
-    assert data["path"] == {"kind": "rectified"}
-    assert data["weighting"]["time_sampling"] == {"kind": "uniform"}
+    assert data["path"] == {"kind": "rectified", "sigma_min": 0.0}
+    assert data["loss"]["prediction"] == {"kind": "velocity"}
+    assert data["weighting"]["time_sampling"] == {"kind": "uniform", "shift": 1.0}
     assert data["sampler"]["grid"] == {"kind": "uniform"}
     assert data["train"]["betas"] == [0.9, 0.999]
     assert result.resolved.provenance[("train", "lr")] == DEFAULT
