@@ -164,9 +164,10 @@ class CouplingConfig:
     used once per batch."""
 
     kind: str = "exact_ot"
-    # How labels restrict the pairing. auto: within_class when the data is labelled, the whole batch
-    # otherwise; within_class: pair only inside each class of the batch (keeps q(eps | y) = N(0, I);
-    # needs labelled data); ignore: pair across the whole batch even when there are labels.
+    # How labels restrict the pairing. auto: within_class for a class-conditional model
+    # (model.num_classes > 0 on labelled data), the whole batch otherwise; within_class: pair only
+    # inside each class of the batch (keeps q(eps | y) = N(0, I); needs labelled data); ignore: pair
+    # across the whole batch even when there are labels.
     condition: str = "auto"
     # Which batch is coupled: local solves on each DDP rank's own batch (k = the per-rank batch
     # size).
@@ -1020,7 +1021,7 @@ def load_checkpoint(path: Path) -> dict:
     if state.get("spec_sha256") != SPEC_SHA256:
         warn(
             f"checkpoint spec sha256 {str(state.get('spec_sha256'))[:12]} differs from this "
-            f"script's {SPEC_SHA256[:12]}: resuming a different experiment"
+            f"script's {SPEC_SHA256[:12]}: it was written by another spec's script"
         )
     return state
 

@@ -995,7 +995,7 @@ def load_checkpoint(path: Path) -> dict:
     if state.get("spec_sha256") != SPEC_SHA256:
         warn(
             f"checkpoint spec sha256 {str(state.get('spec_sha256'))[:12]} differs from this "
-            f"script's {SPEC_SHA256[:12]}: resuming a different experiment"
+            f"script's {SPEC_SHA256[:12]}: it was written by another spec's script"
         )
     return state
 
