@@ -352,6 +352,7 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         # cmd_<name>(rt, args).
         "commands": [{"name": n, "ident": n.replace("-", "_"), "template": t} for n, t in commands],
         "prefetch": train["prefetch"] > 0,
+        "init_from": bool(train["init_from"]),
         "sampler_helpers": sampler_helpers,
         "loss_form": loss_form,
         "time_shift": data["weighting"]["time_sampling"]["shift"] != 1.0,

@@ -137,6 +137,17 @@ def test_reflow_trains_on_the_teachers_ode_pairs(m, build_module, tmp_path, monk
     out = tmp_path / "student"
     assert student.main(["--device", "cpu", "--out", str(out)]) == 0
     assert "reflow: 300 pairs from runs/couple_independent/pairs.pt" in capsys.readouterr().out
+    # the student starts from the teacher's EMA weights (train.init_from names the teacher's run)
+    fresh = student.build_model()
+    student.init_from_checkpoint(fresh)
+    for name, tensor in ema.state_dict().items():
+        assert torch.equal(fresh.state_dict()[name], tensor), name
+    narrow = replace(student.CONFIG, model=replace(student.CONFIG.model, hidden=7))
+    monkeypatch.setattr(student, "CONFIG", narrow)
+    with pytest.raises(SystemExit, match="train.init_from: the weights in .* do not fit"):
+        student.init_from_checkpoint(student.build_model())
+    monkeypatch.undo()
+    monkeypatch.chdir(tmp_path)
     # a pair file of another shape is refused with the reason
     torch.save({**state, "x_hat": torch.zeros(300, 3), "eps": torch.zeros(300, 3)}, "bad.pt")
     bad = replace(student.CONFIG, coupling=replace(student.CONFIG.coupling, pairs="bad.pt"))
