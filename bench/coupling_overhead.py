@@ -4,8 +4,10 @@ ExactOptimalTransportConditionalFlowMatcher, side by side in one run.
 Columns: independent, exact_ot (SciPy solver, the default), exact_ot_pot (coupling.solver: pot)
 and torchcfm. Two setups, each at batch 128, 256 and 1024:
 - toy: the toy MLP and 2-D data of specs/couple_{independent,exact_ot}.yaml, as generated;
-- image: a small conv net (defined here; rerun on the UNet once it lands) on synthetic 3x32x32
-  data, a mixture of ten smooth image-shaped means plus noise, so exact OT has real work.
+- image: a small UNet (the generated `unet` of specs/cifar10.yaml, scaled down to 32 channels,
+  channel_mult [1, 2], one residual block per level, attention at 16x16; `--image-model convnet`
+  selects the small conv net defined here instead) on synthetic 3x32x32 data, a mixture of ten
+  smooth image-shaped means plus noise, so exact OT has real work.
 
 The specc columns drive the generated scripts' own functions exactly as their train() does:
 the Prefetcher runs coupled_batch (data, noise and the coupling) in its background thread
@@ -127,6 +129,12 @@ def main() -> None:
     p.add_argument("--setups", default="toy,image", help="toy, image or both (default)")
     p.add_argument("--out", default="coupling_overhead.json", help="file name under bench/results")
     p.add_argument(
+        "--image-model",
+        choices=("unet", "convnet"),
+        default="unet",
+        help="the image setup's network (default: a small generated UNet)",
+    )
+    p.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -154,6 +162,12 @@ def main() -> None:
         for name, (spec, sets) in builds.items()
     }
     variants = list(builds) + (["torchcfm_exact_ot"] if matcher else [])
+    unet = None
+    if args.image_model == "unet":
+        small = ("model.channels=32", "model.channel_mult=[1,2]", "model.num_res_blocks=1",
+                 "model.attention_resolutions=[16]", "model.head_channels=32",
+                 "model.dropout=0.0")  # fmt: skip
+        unet = import_script(build_text(REPO / "specs" / "cifar10.yaml", small, tmp), tmp, "unet")
     results: dict = {}
     for setup in args.setups.split(","):
         for batch in [int(b) for b in args.batches.split(",")]:
@@ -166,7 +180,7 @@ def main() -> None:
                         module.batch_for_step = image_data(module)
                         module.DATA_SHAPE = (3, 32, 32)
                         torch.manual_seed(0)
-                        model = SmallConvNet()
+                        model = SmallConvNet() if unet is None else unet.build_model()
                     else:
                         torch.manual_seed(0)
                         model = module.build_model()
@@ -214,6 +228,7 @@ def main() -> None:
         "steps_per_round": args.steps,
         "torch_threads": args.threads,
         "torchcfm": "1.0.7" if matcher else None,
+        "image_model": args.image_model,
         "results": results,
     }
     path = write_json(args.out, payload)
