@@ -41,7 +41,7 @@ SAMPLERS = [
         "{kind: dpmpp_2m}",
         2,
         lambda n: n,
-        [16, 32, 64, 128],
+        [32, 64, 128, 256],
     ),  # fmt: skip
     (
         "dpmpp_2m (log-SNR grid)",
