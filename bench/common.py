@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
+# Where results go: bench/results/ (committed, what docs/RESULTS.md is made from), or another
+# directory for trial runs (bench/run_all.py --quick sets it, so a quick run never overwrites the
+# committed full-run results).
+RESULTS = Path(os.environ.get("SPECC_BENCH_RESULTS", REPO / "bench" / "results"))
 
 
 def machine() -> dict:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import platform
 import statistics
 import sys
@@ -110,7 +111,8 @@ def main() -> int:
     parser.add_argument("--run", type=Path, help="a trained toy_moons run directory to reuse")
     parser.add_argument("--steps", type=int, default=3000, help="training steps when training")
     parser.add_argument("--n", type=int, default=2000, help="samples per W2")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "samplers_w2.json")
+    results = Path(os.environ.get("SPECC_BENCH_RESULTS", REPO / "bench" / "results"))
+    parser.add_argument("--out", type=Path, default=results / "samplers_w2.json")
     args = parser.parse_args()
     torch.set_num_threads(2)
     work = Path(tempfile.mkdtemp(prefix="samplers_w2_"))

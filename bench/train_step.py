@@ -259,7 +259,9 @@ def main() -> int:
         if peak:
             report["peak_flops"] = peak
             report["mfu"] = {"generated": flops / gen_s / peak, "plain": flops / plain_s / peak}
-    out = REPO / "bench" / "results" / f"train_step_{'cuda' if gpu else 'cpu'}.json"
+    results = Path(os.environ.get("SPECC_BENCH_RESULTS", REPO / "bench" / "results"))
+    results.mkdir(parents=True, exist_ok=True)
+    out = results / f"train_step_{'cuda' if gpu else 'cpu'}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("images_per_s", "ratio_generated_over_plain")}))
     print(f"wrote {out.relative_to(REPO)}")
