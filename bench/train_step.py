@@ -264,7 +264,7 @@ def main() -> int:
     out = results / f"train_step_{'cuda' if gpu else 'cpu'}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("images_per_s", "ratio_generated_over_plain")}))
-    print(f"wrote {out.relative_to(REPO)}")
+    print(f"wrote {out}")
     return 0
 
 

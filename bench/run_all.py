@@ -1,0 +1,114 @@
+"""Run every benchmark, then regenerate docs/RESULTS.md and its figures from the JSON they write.
+
+    python bench/run_all.py                 # the full CPU run (about an hour on 2 cores)
+    python bench/run_all.py --quick         # a CI-scale smoke run (minutes), results in a temp dir
+    python bench/run_all.py --only toy_couplings,sampler_order   # a subset, then the report
+    python bench/run_all.py --report-only   # just rebuild docs/RESULTS.md from bench/results/
+    python bench/run_all.py --gpu           # on a GPU machine: also the GPU training-step bench
+
+Each benchmark is its own script in bench/ (run as a subprocess, one torch thread unless it says
+otherwise) that writes one JSON file with the machine description into the results directory:
+bench/results/ for a full run, a temporary directory (or --results DIR) for --quick, so a quick
+run never overwrites the committed results. The report is docs/RESULTS.md plus PNG figures in
+docs/results/ (or under --report DIR); every number in it comes from those JSON files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    script: str
+    full: tuple[str, ...]
+    quick: tuple[str, ...]
+    what: str
+    gpu_only: bool = False
+
+
+BENCHMARKS: list[Benchmark] = [
+    Benchmark("build_time", "build_time.py", ("--repeat", "20"), ("--repeat", "2"),
+              "specc build time per spec"),
+    Benchmark("sampler_order", "sampler_order.py", (), ("--quick",),
+              "convergence order of the deterministic samplers (exact Gaussian network)"),
+    Benchmark("samplers_w2", "samplers_w2.py", (), ("--steps", "150", "--n", "300"),
+              "samplers x NFE x W2 on one trained toy model"),
+    Benchmark("toy_couplings", "toy_couplings.py", (),
+              ("--seeds", "0", "--max-steps", "60", "--pairs", "500"),
+              "few-step W2, straightness and pair cost per coupling, and reflow"),
+    Benchmark("coupling_overhead", "coupling_overhead.py",
+              ("--setups", "toy,image", "--batches", "128,256,1024", "--rounds", "5",
+               "--steps", "2"),
+              ("--setups", "toy", "--batches", "128", "--rounds", "1", "--steps", "1"),
+              "training-step time of exact_ot vs independent (and torchcfm)"),
+    Benchmark("train_step", "train_step.py", (),
+              ("--window", "2", "--windows", "1", "--rounds", "1", "--batch", "4"),
+              "generated training step vs a plain hand-written loop (CPU, fp32)"),
+    Benchmark("train_step_gpu", "train_step.py", ("--device", "cuda"), ("--device", "cuda"),
+              "the same on a GPU with bf16 + compile", gpu_only=True),
+]  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="CI-scale settings, temp results")
+    parser.add_argument("--only", default="", help="comma-separated benchmark names")
+    parser.add_argument("--results", type=Path, default=None, help="results directory")
+    parser.add_argument("--report", type=Path, default=None, help="report directory")
+    parser.add_argument("--report-only", action="store_true", help="no benchmarks, just the report")
+    parser.add_argument("--gpu", action="store_true", help="also the GPU-only benchmarks")
+    args = parser.parse_args()
+    if args.results is not None:
+        results = args.results
+    elif args.quick:
+        results = Path(tempfile.mkdtemp(prefix="specc_bench_quick_"))
+    else:
+        results = BENCH / "results"
+    report_dir = args.report or (results / "report" if args.quick else REPO / "docs")
+    wanted = {n for n in args.only.split(",") if n}
+    unknown = wanted - {b.name for b in BENCHMARKS}
+    if unknown:
+        parser.error(f"unknown benchmarks {sorted(unknown)}; known: {[b.name for b in BENCHMARKS]}")
+    env = {**os.environ, "SPECC_BENCH_RESULTS": str(results), "OMP_NUM_THREADS": "1"}
+    failed = []
+    if not args.report_only:
+        results.mkdir(parents=True, exist_ok=True)
+        for bench in BENCHMARKS:
+            if wanted and bench.name not in wanted:
+                continue
+            if bench.gpu_only and not args.gpu:
+                continue
+            cmd = [sys.executable, str(BENCH / bench.script),
+                   *(bench.quick if args.quick else bench.full)]  # fmt: skip
+            print(f"== {bench.name}: {bench.what}\n   {' '.join(cmd[1:])}", flush=True)
+            start = time.time()
+            proc = subprocess.run(cmd, cwd=REPO, env=env)
+            print(f"   {bench.name}: exit {proc.returncode} in {time.time() - start:.0f} s",
+                  flush=True)  # fmt: skip
+            if proc.returncode:
+                failed.append(bench.name)
+    sys.path.insert(0, str(BENCH))
+    from report import write_report
+
+    path = write_report(results, report_dir)
+    print(f"wrote {path}")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
