@@ -4,7 +4,7 @@ ExactOptimalTransportConditionalFlowMatcher, side by side in one run.
 Columns: independent, exact_ot (SciPy solver, the default), exact_ot_pot (coupling.solver: pot)
 and torchcfm. Two setups, each at batch 128, 256 and 1024:
 - toy: the toy MLP and 2-D data of specs/couple_{independent,exact_ot}.yaml, as generated;
-- image: a small UNet (the generated `unet` of specs/cifar10.yaml, scaled down to 32 channels,
+- image: a small UNet (the generated `unet` of specs/cifar10.yaml, scaled down to 16 channels,
   channel_mult [1, 2], one residual block per level, attention at 16x16; `--image-model convnet`
   selects the small conv net defined here instead) on synthetic 3x32x32 data, a mixture of ten
   smooth image-shaped means plus noise, so exact OT has real work.
@@ -164,9 +164,9 @@ def main() -> None:
     variants = list(builds) + (["torchcfm_exact_ot"] if matcher else [])
     unet = None
     if args.image_model == "unet":
-        small = ("model.channels=32", "model.channel_mult=[1,2]", "model.num_res_blocks=1",
-                 "model.attention_resolutions=[16]", "model.head_channels=32",
-                 "model.dropout=0.0")  # fmt: skip
+        small = ("model.channels=16", "model.channel_mult=[1,2]", "model.num_res_blocks=1",
+                 "model.attention_resolutions=[16]", "model.head_channels=16",
+                 "model.norm_groups=8", "model.dropout=0.0")  # fmt: skip
         unet = import_script(build_text(REPO / "specs" / "cifar10.yaml", small, tmp), tmp, "unet")
     results: dict = {}
     for setup in args.setups.split(","):
