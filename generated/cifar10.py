@@ -1738,22 +1738,13 @@ def add_write_pairs_arguments(commands: argparse._SubParsersAction) -> None:
         default=parse_seeds("0-9999"),
         help="pair i starts from the noise of torch seed i, as in sample (default: 0-9999)",
     )
-    p.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"sampler steps per pair (default: sampler.steps = {CONFIG.sampler.steps})",
-    )
     p.add_argument("--to", type=Path, default=None, help="pair file (default: <out>/pairs.pt)")
 
 
 def cmd_write_pairs(rt: Runtime, args: argparse.Namespace) -> None:
     """Integrate the EMA model's ODE from each seed's noise (t = 1 -> 0) with the spec's sampler
     and save {eps, x_hat, seeds, ...} atomically; rank 0 does the work, the others wait."""
-    steps = CONFIG.sampler.steps if args.steps is None else args.steps
-    if steps < 1:
-        die("--steps must be >= 1")
+    steps = None  # dopri5 chooses its own steps (sampler.rtol, sampler.atol)
     model, step = load_ema_model(rt, args.out, args.checkpoint)
     path = args.out / "pairs.pt" if args.to is None else args.to
     if rt.is_main:

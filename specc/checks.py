@@ -264,6 +264,17 @@ def check_eval_data(spec: dict) -> Iterator[Finding]:
                 "with eval.plot: false",
                 "error",
             )
+    if ev["kind"] == "w2" and spec["sampler"]["kind"] == "dopri5":
+        # The flow diagnostics integrate Euler on the sampler's grid; dopri5 has none.
+        for key, on in (("straightness", ev["straightness"]), ("few_step", ev["few_step"])):
+            if on:
+                yield (
+                    ("eval", key),
+                    "measured on Euler trajectories over the sampler's step grid, and sampler "
+                    "dopri5 has no grid: turn it off (straightness: false, few_step: []) or use "
+                    "a fixed-step sampler (euler, heun, ...)",
+                    "error",
+                )
     if ev["kind"] == "w2" and shape is not None and ev["plot"]:
         yield (
             ("eval", "plot"),

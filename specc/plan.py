@@ -371,5 +371,7 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         **coupling,
         "straightness": bool(ev.get("straightness")),
         "few_step": bool(ev.get("few_step")),
+        # dopri5 picks its own steps: no sampler.steps, and commands take no --steps.
+        "adaptive_sampler": data["sampler"]["kind"] == "dopri5",
     }
     return Plan(resolved, script, partials, components, context)

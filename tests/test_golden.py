@@ -60,3 +60,18 @@ def test_spec_reference_is_current():
     assert path.read_text(encoding="utf-8") == markdown(), (
         "docs/spec-reference.md is stale: specc schema --markdown > docs/spec-reference.md"
     )
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in (REPO / "generated").glob("*.py")))
+def test_every_generated_command_parses_its_arguments(script, script_dir, capsys):
+    """Each committed script imports, and `<command> --help` works for every command it has (a
+    help string or default that reads a config field the spec lacks fails here, not for a user)."""
+    from tests.conftest import import_script
+
+    module = import_script((REPO / "generated" / script).read_text(), script_dir, script[:-3])
+    for command in ["--help", *module.COMMANDS]:
+        argv = [command] if command == "--help" else [command, "--help"]
+        with pytest.raises(SystemExit) as exit_info:
+            module.parse_args(argv)
+        assert exit_info.value.code == 0, f"{script} {' '.join(argv)}"
+        assert "usage:" in capsys.readouterr().out
