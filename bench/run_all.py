@@ -102,7 +102,9 @@ def main() -> int:
     sys.path.insert(0, str(BENCH))
     from report import write_report
 
-    path = write_report(results, report_dir)
+    # The README's headline block follows the committed results only (never a --quick run's).
+    readme = REPO / "README.md" if report_dir == REPO / "docs" else None
+    path = write_report(results, report_dir, readme)
     print(f"wrote {path}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)

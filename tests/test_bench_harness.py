@@ -40,3 +40,23 @@ def test_quick_harness_runs_every_benchmark_and_renders_the_report(tmp_path: Pat
     assert {
         p.name: p.read_bytes() for p in (REPO / "bench" / "results").glob("*.json")
     } == committed
+
+
+def test_readme_results_block_is_the_report_of_the_committed_results(tmp_path: Path):
+    """The README's headline results are generated from bench/results, never hand-edited."""
+    pytest.importorskip("matplotlib")
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        import report
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    lines = report.report_lines(REPO / "bench" / "results", tmp_path)
+    block = report.readme_block(lines)
+    assert report.headlines(lines), "the committed results give no verdicts"
+    assert block in (REPO / "README.md").read_text(encoding="utf-8"), (
+        "README.md's results block is stale: run `python bench/run_all.py --report-only`"
+    )
+    committed = (REPO / "docs" / "RESULTS.md").read_text(encoding="utf-8")
+    assert committed == "\n".join(lines).rstrip("\n") + "\n", (
+        "docs/RESULTS.md is stale: run `python bench/run_all.py --report-only`"
+    )
