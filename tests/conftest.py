@@ -75,6 +75,12 @@ def script_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def import_text(script_dir: Path):
+    """import_text(script_text, name) -> the imported module (tests are not a package)."""
+    return lambda text, name="script": import_script(text, script_dir, name)
+
+
+@pytest.fixture(scope="session")
 def build_module(script_dir: Path):
     """build_module(spec_path_or_yaml_text, *sets) -> the imported generated module."""
 

@@ -63,12 +63,10 @@ def test_spec_reference_is_current():
 
 
 @pytest.mark.parametrize("script", sorted(p.name for p in (REPO / "generated").glob("*.py")))
-def test_every_generated_command_parses_its_arguments(script, script_dir, capsys):
+def test_every_generated_command_parses_its_arguments(script, import_text, capsys):
     """Each committed script imports, and `<command> --help` works for every command it has (a
     help string or default that reads a config field the spec lacks fails here, not for a user)."""
-    from tests.conftest import import_script
-
-    module = import_script((REPO / "generated" / script).read_text(), script_dir, script[:-3])
+    module = import_text((REPO / "generated" / script).read_text(), script[:-3])
     for command in ["--help", *module.COMMANDS]:
         argv = [command] if command == "--help" else [command, "--help"]
         with pytest.raises(SystemExit) as exit_info:
