@@ -527,6 +527,25 @@ def check_sigma_data(spec: dict) -> Iterator[Finding]:
             )
 
 
+def check_exposure_bias(spec: dict) -> Iterator[Finding]:
+    bias = spec["eval"].get("exposure_bias")
+    if not bias:
+        return
+    if spec["sampler"]["kind"] == "dopri5":
+        yield (
+            ("eval", "exposure_bias"),
+            "needs a sampler with a fixed time grid, but dopri5 chooses its own steps: "
+            "measure it with euler, heun or another fixed-grid sampler",
+            "error",
+        )
+    if spec["model"].get("num_classes", 0) > 0:
+        yield (
+            ("eval", "exposure_bias"),
+            "is not supported for class-conditional models yet (model.num_classes > 0)",
+            "error",
+        )
+
+
 CHECKS: list[Check] = [
     check_name,
     check_time_range,
@@ -545,6 +564,7 @@ CHECKS: list[Check] = [
     check_mode_scale,
     check_noise_ranges,
     check_sigma_data,
+    check_exposure_bias,
 ]
 
 
