@@ -764,9 +764,9 @@ def sample_steps(
     generator: torch.Generator | None = None,
     start: int = 0,
 ) -> Iterator[tuple[float, Tensor, int]]:
-    """DDIM-eta from grid time t_start (z is the state there) to 0 (ddim_eta_step at every grid step;
-    the last adds no noise), yielding (s, z_s, NFE so far) after every step. NFE = N. The noise
-    comes from `generator` (or torch's global RNG without one).
+    """DDIM-eta from grid time t_start (z is the state there) to 0 (ddim_eta_step at every grid
+    step; the last adds no noise), yielding (s, z_s, NFE so far) after every step. NFE = N. The
+    noise comes from `generator` (or torch's global RNG without one).
     """
     grid = time_grid(steps or CONFIG.sampler.steps)
     nfe = 0

@@ -303,6 +303,8 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         ("eval", "train/commands/eval.py.j2"),
         ("write-pairs", "train/commands/write_pairs.py.j2"),
     ]
+    if es:
+        commands.append(("tune-es", "train/commands/tune_es.py.j2"))
     extra_imports: tuple[str, ...] = ("import contextlib", "import random", *fid_imports)
     coupling = _coupling_context(data)
     ev = data["eval"]
@@ -385,6 +387,8 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         # Samplers: sample_steps(...) yields every state; with Epsilon Scaling every evaluation goes
         # through predict_scaled(..., lam) with the step's lambda from a schedule(t, i, n).
         "es": bool(es),
+        "es_kind": es["kind"] if es else "",
+        "sampler_kind": data["sampler"]["kind"],
         "predict_fn": "predict_scaled" if es else "predict",
         "lam_arg": ", lam" if es else "",
         "sampler_start_time": (

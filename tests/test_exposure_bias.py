@@ -1,10 +1,11 @@
 """The exposure-bias metric delta_t of METHODS 7.1 (eval.exposure_bias) against closed forms.
 
 For Gaussian data x ~ N(mu, s^2 I) the exact velocity is affine in z, so every Euler state is
-z = A*(x - mu) + B*eps + const with coefficients that follow the recursion A, B <- (1 + h*c_t)*A,
-(1 + h*c_t)*B, c_t = (d_alpha*alpha*s^2 + d_sigma*sigma)/(alpha^2 s^2 + sigma^2). With x and eps built
-so that their sample moments are exact (centred, orthogonal, unit variance), sigma_hat_t =
-sqrt((A - alpha_t)^2 s^2 + B^2) holds to float precision and delta_t = (sigma_hat_t - sigma_t)^2.
+z = A*(x - mu) + B*eps + const with coefficients that follow the recursion
+A, B <- (1 + h*c_t)*A, (1 + h*c_t)*B, c_t = (d_alpha*alpha*s^2 + d_sigma*sigma)/v_t,
+v_t = alpha^2 s^2 + sigma^2. With x and eps built so that their sample moments are exact (centred,
+orthogonal, unit variance), sigma_hat_t = sqrt((A - alpha_t)^2 s^2 + B^2) holds to float precision
+and delta_t = (sigma_hat_t - sigma_t)^2.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def test_euler_chain_and_single_step_match_closed_form(build_module, path):
     a0, s0, _, _ = path_values(m, grid[0])
     A, B = a0, s0
     expected_chain, expected_single = [], []
-    for t, s in zip(grid[:-1], grid[1:]):
+    for t, s in zip(grid[:-1], grid[1:], strict=True):
         f = 1.0 + (s - t) * gain(m, t)
         A, B = f * A, f * B
         expected_chain.append(delta(m, s, A, B))
