@@ -1122,7 +1122,13 @@ def exposure_bias_diagnostics(
             g_sampler = generator_for(rt, EXPOSURE_BIAS_STREAM_STEP + 1, STREAM_EVAL, rank=0)
             with autocast_context(rt):
                 times, deltas = exposure_bias_curve(
-                    model, x, eps, mode, generator=g_sampler, batch_size=None, schedule=schedule
+                    model,
+                    x,
+                    eps,
+                    mode,
+                    generator=g_sampler,
+                    batch_size=None,
+                    schedule=schedule,
                 )
             key = f"exposure_bias_{mode}{suffix}"
             metrics[key] = sum(deltas) / len(deltas)
