@@ -90,6 +90,9 @@ def load(text: str, directory: Path, name: str):
 
 
 def build(directory: Path, name: str, *sets: str):
+    if any(s.startswith("sampler=") and "dopri5" in s for s in sets):
+        # dopri5 has no step grid: the grid-based flow diagnostics are a spec error with it
+        sets = (*sets, "eval.straightness=false", "eval.few_step=[]")
     result = build_spec(SPEC, sets)
     if not result.ok:
         raise SystemExit("\n".join(d.format() for d in result.diagnostics))

@@ -538,6 +538,75 @@ def check_sigma_data(spec: dict) -> Iterator[Finding]:
             )
 
 
+def check_exposure_bias(spec: dict) -> Iterator[Finding]:
+    bias = spec["eval"].get("exposure_bias")
+    if not bias:
+        return
+    if spec["sampler"]["kind"] == "dopri5":
+        yield (
+            ("eval", "exposure_bias"),
+            "needs a sampler with a fixed time grid, but dopri5 chooses its own steps: "
+            "measure it with euler, heun or another fixed-grid sampler",
+            "error",
+        )
+    if spec["model"].get("num_classes", 0) > 0:
+        yield (
+            ("eval", "exposure_bias"),
+            "is not supported for class-conditional models yet (model.num_classes > 0)",
+            "error",
+        )
+
+
+def check_epsilon_scaling(spec: dict) -> Iterator[Finding]:
+    sampler = spec["sampler"]
+    es = sampler.get("epsilon_scaling")
+    if not es:
+        return
+    where = ("sampler", "epsilon_scaling")
+    kind = es["kind"]
+    if kind == "linear" and es["b"] + es["k"] <= 0:
+        yield (
+            where + ("k",),
+            f"{es['k']} makes lambda(1) = b + k = {es['b'] + es['k']:g} <= 0 at the noise end; "
+            "lambda must stay positive on [0, 1]",
+            "error",
+        )
+    if kind == "linear_index":
+        if sampler["kind"] == "dopri5":
+            yield (
+                where + ("kind",),
+                "'linear_index' needs step indices, but dopri5 chooses its own steps: use "
+                "'linear' (in t) or 'constant'",
+                "error",
+            )
+        elif es["b"] + es["k"] * (sampler["steps"] - 1) <= 0:
+            first = es["b"] + es["k"] * (sampler["steps"] - 1)
+            yield (
+                where + ("k",),
+                f"{es['k']} makes lambda on the first of $.sampler.steps ({sampler['steps']}) "
+                f"steps b + k*(N - 1) = {first:g} <= 0; lambda must stay positive",
+                "error",
+            )
+    if kind == "table":
+        knots, values = es["t"], es["values"]
+        if len(knots) != len(values):
+            yield (
+                where + ("values",),
+                f"has {len(values)} values but $.sampler.epsilon_scaling.t has {len(knots)} "
+                "knots: give one lambda per knot",
+                "error",
+            )
+        for j in range(1, len(knots)):
+            if knots[j] <= knots[j - 1]:
+                yield (
+                    where + ("t", j),
+                    f"{knots[j]} is not larger than the knot before it ({knots[j - 1]}): the "
+                    "knot times must increase strictly",
+                    "error",
+                )
+                break
+
+
 CHECKS: list[Check] = [
     check_name,
     check_time_range,
@@ -556,6 +625,8 @@ CHECKS: list[Check] = [
     check_mode_scale,
     check_noise_ranges,
     check_sigma_data,
+    check_exposure_bias,
+    check_epsilon_scaling,
 ]
 
 
