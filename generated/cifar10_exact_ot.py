@@ -1104,22 +1104,23 @@ def error_norm(err: Tensor, z: Tensor, z_new: Tensor) -> float:
 
 
 @torch.no_grad()
-def sample(
+def sample_steps(
     model: nn.Module,
-    eps: Tensor,
+    z: Tensor,
     steps: int | None = None,
     y: Tensor | None = None,
     generator: torch.Generator | None = None,
-) -> tuple[Tensor, int]:
+    start: int = 0,
+) -> Iterator[tuple[float, Tensor, int]]:
     """Adaptive Dormand-Prince 5(4) in t from t_max down to sampler.t_min, the whole batch as one
     system. A step is accepted when error_norm <= 1; the next step size is h*clip(0.9*err^(-1/5),
     0.2, 10). The first step size follows Hairer, Norsett & Wanner (one extra evaluation). With
     t_min > 0 a last Euler step to 0 reuses the velocity at t_min. NFE counts every evaluation,
-    rejected steps included. `steps` and `generator` are unused.
+    rejected steps included. Yields (t, z_t, NFE so far) after every accepted step (and the final
+    Euler step). z is the state at t_max; `steps`, `generator` and `start` are unused.
     """
     cfg = CONFIG.sampler
     t, t_end = cfg.t_max, cfg.t_min
-    z = path_at(t)[1] * eps
     nfe = 0
 
     def velocity(z_: Tensor, t_: float) -> Tensor:
@@ -1152,9 +1153,28 @@ def sample(
         norm = error_norm(error, z, z_stage)
         if norm <= 1.0:
             t, z, k1 = (t_end if last else t + h), z_stage, ks[-1]
+            yield t, z, nfe
         dt = -h * (min(10.0, max(0.2, 0.9 * norm**-0.2)) if norm > 0 else 10.0)
     if t_end > 0:
         z = z - t_end * k1  # Euler from t_min to 0 with the velocity at t_min
+        yield 0.0, z, nfe
+
+
+@torch.no_grad()
+def sample(
+    model: nn.Module,
+    eps: Tensor,
+    steps: int | None = None,
+    y: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, int]:
+    """Samples from the noise eps: sample_steps from the start state sigma(t_max)*eps (exact when
+    alpha(t_max) = 0) down to t = 0. Returns (samples, NFE). The noise of a stochastic sampler comes
+    from `generator` (or torch's global RNG without one).
+    """
+    z, nfe = path_at(CONFIG.sampler.t_max)[1] * eps, 0
+    for _, z, nfe in sample_steps(model, z, steps, y, generator):
+        pass
     return z, nfe
 
 
@@ -1527,6 +1547,7 @@ def run_eval(ema: nn.Module, rt: Runtime, step: int, out_dir: Path, log: Metrics
         shown = "  ".join(
             f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}"
             for k, v in sorted(metrics.items())
+            if not isinstance(v, (dict, list))  # curves go to metrics.jsonl only
         )
         print0(rt, f"eval  step {step:>8d}  {shown}  ({time.perf_counter() - start:.1f}s)")
         log.write({"step": step, "split": "eval", **metrics})

@@ -1029,6 +1029,30 @@ def time_grid(steps: int) -> list[float]:
 
 
 @torch.no_grad()
+def sample_steps(
+    model: nn.Module,
+    z: Tensor,
+    steps: int | None = None,
+    y: Tensor | None = None,
+    generator: torch.Generator | None = None,
+    start: int = 0,
+) -> Iterator[tuple[float, Tensor, int]]:
+    """Euler from grid time t_start (z is the state there) to 0: z_s = z_t + (s - t)*u(z_t, t).
+    Yields (s, z_s, NFE so far) after every step; NFE = steps from the start of the grid.
+
+    On the rectified path this is DDIM. The last step lands on t = 0 from a prediction at t_1 > 0;
+    the model is never evaluated at 0. Deterministic: `generator` is unused.
+    """
+    grid = time_grid(steps or CONFIG.sampler.steps)
+    nfe = 0
+    for i in range(start, len(grid) - 1):
+        t, s = grid[i], grid[i + 1]
+        z = z + (s - t) * predict(model, z, grid_time(z, t), y).velocity
+        nfe += 1
+        yield s, z, nfe
+
+
+@torch.no_grad()
 def sample(
     model: nn.Module,
     eps: Tensor,
@@ -1036,18 +1060,13 @@ def sample(
     y: Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, int]:
-    """Euler from t_max to 0: z_s = z_t + (s - t)*u(z_t, t). Returns (samples, NFE = steps).
-
-    The start state is sigma(t_max)*eps, exact when alpha(t_max) = 0. On the rectified path this is
-    DDIM. The last step lands on t = 0 from a prediction at t_1 > 0; the model is never evaluated at
-    0. Deterministic: `generator` is unused.
+    """Samples from the noise eps: sample_steps from the start state sigma(t_max)*eps (exact when
+    alpha(t_max) = 0) down to t = 0. Returns (samples, NFE). The noise of a stochastic sampler comes
+    from `generator` (or torch's global RNG without one).
     """
-    grid = time_grid(steps or CONFIG.sampler.steps)
-    z = path_at(grid[0])[1] * eps
-    nfe = 0
-    for t, s in zip(grid[:-1], grid[1:]):
-        z = z + (s - t) * predict(model, z, grid_time(z, t), y).velocity
-        nfe += 1
+    z, nfe = path_at(time_grid(steps or CONFIG.sampler.steps)[0])[1] * eps, 0
+    for _, z, nfe in sample_steps(model, z, steps, y, generator):
+        pass
     return z, nfe
 
 
@@ -1495,6 +1514,7 @@ def run_eval(ema: nn.Module, rt: Runtime, step: int, out_dir: Path, log: Metrics
         shown = "  ".join(
             f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}"
             for k, v in sorted(metrics.items())
+            if not isinstance(v, (dict, list))  # curves go to metrics.jsonl only
         )
         print0(rt, f"eval  step {step:>8d}  {shown}  ({time.perf_counter() - start:.1f}s)")
         log.write({"step": step, "split": "eval", **metrics})

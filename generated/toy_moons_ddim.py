@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import NoReturn
@@ -755,6 +756,31 @@ def ddim_eta_step(pred: Prediction, t: float, s: float, noise: Tensor | None) ->
 
 
 @torch.no_grad()
+def sample_steps(
+    model: nn.Module,
+    z: Tensor,
+    steps: int | None = None,
+    y: Tensor | None = None,
+    generator: torch.Generator | None = None,
+    start: int = 0,
+) -> Iterator[tuple[float, Tensor, int]]:
+    """DDIM-eta from grid time t_start (z is the state there) to 0 (ddim_eta_step at every grid step;
+    the last adds no noise), yielding (s, z_s, NFE so far) after every step. NFE = N. The noise
+    comes from `generator` (or torch's global RNG without one).
+    """
+    grid = time_grid(steps or CONFIG.sampler.steps)
+    nfe = 0
+    for i in range(start, len(grid) - 1):
+        t, s = grid[i], grid[i + 1]
+        pred = predict(model, z, grid_time(z, t), y)
+        nfe += 1
+        last = i == len(grid) - 2
+        noise = None if last or CONFIG.sampler.eta == 0 else noise_like(z, generator)
+        z = ddim_eta_step(pred, t, s, noise)
+        yield s, z, nfe
+
+
+@torch.no_grad()
 def sample(
     model: nn.Module,
     eps: Tensor,
@@ -762,18 +788,13 @@ def sample(
     y: Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, int]:
-    """DDIM-eta from t_max to 0 (ddim_eta_step at every grid step; the last adds no noise).
-    NFE = N. The noise comes from `generator` (or torch's global RNG without one).
+    """Samples from the noise eps: sample_steps from the start state sigma(t_max)*eps (exact when
+    alpha(t_max) = 0) down to t = 0. Returns (samples, NFE). The noise of a stochastic sampler comes
+    from `generator` (or torch's global RNG without one).
     """
-    grid = time_grid(steps or CONFIG.sampler.steps)
-    z = path_at(grid[0])[1] * eps
-    nfe = 0
-    for i, (t, s) in enumerate(zip(grid[:-1], grid[1:])):
-        pred = predict(model, z, grid_time(z, t), y)
-        nfe += 1
-        last = i == len(grid) - 2
-        noise = None if last or CONFIG.sampler.eta == 0 else noise_like(z, generator)
-        z = ddim_eta_step(pred, t, s, noise)
+    z, nfe = path_at(time_grid(steps or CONFIG.sampler.steps)[0])[1] * eps, 0
+    for _, z, nfe in sample_steps(model, z, steps, y, generator):
+        pass
     return z, nfe
 
 
@@ -1200,6 +1221,7 @@ def run_eval(ema: nn.Module, rt: Runtime, step: int, out_dir: Path, log: Metrics
         shown = "  ".join(
             f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}"
             for k, v in sorted(metrics.items())
+            if not isinstance(v, (dict, list))  # curves go to metrics.jsonl only
         )
         print0(rt, f"eval  step {step:>8d}  {shown}  ({time.perf_counter() - start:.1f}s)")
         log.write({"step": step, "split": "eval", **metrics})

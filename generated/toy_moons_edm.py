@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import NoReturn
@@ -797,22 +798,25 @@ def time_grid(steps: int) -> list[float]:
 
 
 @torch.no_grad()
-def sample(
+def sample_steps(
     model: nn.Module,
-    eps: Tensor,
+    z: Tensor,
     steps: int | None = None,
     y: Tensor | None = None,
     generator: torch.Generator | None = None,
-) -> tuple[Tensor, int]:
+    start: int = 0,
+) -> Iterator[tuple[float, Tensor, int]]:
     """Heun in sigma-space (space sigma, EDM Algorithm 1): in x_ve = z/alpha_t and
     Sigma = sigma_t/alpha_t the ODE is d(x_ve)/d(Sigma) = eps_hat, which depends only on the log-SNR
     at the grid points. Predictor x' = x_ve + (Sigma_s - Sigma_t)*d, d = eps_hat(z_t, t); corrector
-    with the average of d and eps_hat(alpha_s*x', s); none on the last step, so NFE = 2N - 1.
+    with the average of d and eps_hat(alpha_s*x', s); none on the last step, so NFE = 2N - 1. Runs
+    from grid time t_start (z is the state there) to 0, yielding (s, z_s, NFE so far) after every
+    step.
     """
     grid = time_grid(steps or CONFIG.sampler.steps)
-    z = path_at(grid[0])[1] * eps
     nfe = 0
-    for i, (t, s) in enumerate(zip(grid[:-1], grid[1:])):
+    for i in range(start, len(grid) - 1):
+        t, s = grid[i], grid[i + 1]
         (a_t, s_t), (a_s, s_s) = path_at(t), path_at(s)
         x_ve = z / a_t
         step = s_s / a_s - s_t / a_t
@@ -824,6 +828,24 @@ def sample(
             x_next = x_ve + step * (d + d_next) / 2
             nfe += 1
         z = a_s * x_next
+        yield s, z, nfe
+
+
+@torch.no_grad()
+def sample(
+    model: nn.Module,
+    eps: Tensor,
+    steps: int | None = None,
+    y: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, int]:
+    """Samples from the noise eps: sample_steps from the start state sigma(t_max)*eps (exact when
+    alpha(t_max) = 0) down to t = 0. Returns (samples, NFE). The noise of a stochastic sampler comes
+    from `generator` (or torch's global RNG without one).
+    """
+    z, nfe = path_at(time_grid(steps or CONFIG.sampler.steps)[0])[1] * eps, 0
+    for _, z, nfe in sample_steps(model, z, steps, y, generator):
+        pass
     return z, nfe
 
 
@@ -1250,6 +1272,7 @@ def run_eval(ema: nn.Module, rt: Runtime, step: int, out_dir: Path, log: Metrics
         shown = "  ".join(
             f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}"
             for k, v in sorted(metrics.items())
+            if not isinstance(v, (dict, list))  # curves go to metrics.jsonl only
         )
         print0(rt, f"eval  step {step:>8d}  {shown}  ({time.perf_counter() - start:.1f}s)")
         log.write({"step": step, "split": "eval", **metrics})

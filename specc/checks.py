@@ -592,6 +592,26 @@ def check_exposure_diagnostics(spec: dict) -> Iterator[Finding]:
             "error",
         )
 
+
+def check_exposure_bias(spec: dict) -> Iterator[Finding]:
+    bias = spec["eval"].get("exposure_bias")
+    if not bias:
+        return
+    if spec["sampler"]["kind"] == "dopri5":
+        yield (
+            ("eval", "exposure_bias"),
+            "needs a sampler with a fixed time grid, but dopri5 chooses its own steps: "
+            "measure it with euler, heun or another fixed-grid sampler",
+            "error",
+        )
+    if spec["model"].get("num_classes", 0) > 0:
+        yield (
+            ("eval", "exposure_bias"),
+            "is not supported for class-conditional models yet (model.num_classes > 0)",
+            "error",
+        )
+
+
 CHECKS: list[Check] = [
     check_name,
     check_time_range,
@@ -612,6 +632,7 @@ CHECKS: list[Check] = [
     check_sigma_data,
     check_reflexflow,
     check_exposure_diagnostics,
+    check_exposure_bias,
 ]
 
 

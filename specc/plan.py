@@ -29,6 +29,7 @@ BASE_IMPORTS = (
     "import time",
     "from dataclasses import asdict, dataclass, replace",
     "from pathlib import Path",
+    "from collections.abc import Iterator",
     "from typing import NoReturn",
     "import torch",
     "from torch import Tensor, nn",
@@ -301,12 +302,18 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         raise LookupError(f"no partial chosen for slots {missing}")
 
     train = data["train"]
+    # Epsilon Scaling (METHODS 7.2): absent means off, and then no code for it is emitted at all.
+    es = data["sampler"].get("epsilon_scaling")
+    if es:
+        variants["epsilon_scaling"] = f"sampler/epsilon_scaling/{es['kind']}.py.j2"
     # Shared helpers of the sampler section (scalar path functions, noise), each emitted once.
     sampler_helpers = ["sampler/_common.py.j2"]
     for section in ("sampler", "sampler.grid"):
         for helper in components[section].helpers if section in components else ():
             if helper not in sampler_helpers:
                 sampler_helpers.append(helper)
+    if es:
+        sampler_helpers.append("sampler/epsilon_scaling.py.j2")
     # How loss_fn weights the output's squared error: W_v alone when the output is the velocity,
     # nothing for output_mse (W_v = 1/g^2), else W_v*g^2 with g the output-to-velocity gain.
     if data["weighting"]["kind"] == "output_mse":
@@ -334,6 +341,8 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         diagnostics.append(("velocity_gap_diagnostics", "eval/velocity_gap.py.j2"))
     if ev.get("frequency"):
         diagnostics.append(("frequency_diagnostics", "eval/frequency.py.j2"))
+    if ev.get("exposure_bias"):
+        diagnostics.append(("exposure_bias_diagnostics", "eval/exposure_bias.py.j2"))
     if ev.get("transport_cost"):
         # The cost and the exact assignment, in the eval section unless the coupling has them.
         needed = ["coupling/cost.py.j2", "coupling/assignment.py.j2"]
@@ -346,6 +355,8 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         )
     if train["lr_schedule"] == "cosine":
         extra_imports += ("import math",)
+    if es:
+        extra_imports += ("from collections.abc import Callable",)
     packages = sorted({p for c in components.values() for p in c.packages})
     if "coupling/assignment.py.j2" in coupling["coupling_helpers"] + coupling["eval_helpers"]:
         packages = sorted(set(packages) | {"POT" if coupling["solver"] == "pot" else "scipy"})
@@ -403,5 +414,16 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         **coupling,
         "straightness": bool(ev.get("straightness")),
         "few_step": bool(ev.get("few_step")),
+        # Samplers: sample_steps(...) yields every state; with Epsilon Scaling every evaluation goes
+        # through predict_scaled(..., lam) with the step's lambda from a schedule(t, i, n).
+        "es": bool(es),
+        "predict_fn": "predict_scaled" if es else "predict",
+        "lam_arg": ", lam" if es else "",
+        "sampler_start_time": (
+            "CONFIG.sampler.t_max"
+            if data["sampler"]["kind"] == "dopri5"
+            else "time_grid(steps or CONFIG.sampler.steps)[0]"
+        ),
+        "eb_batch": "CONFIG.eval.batch_size" if ev["kind"] == "fid" else "None",
     }
     return Plan(resolved, script, partials, components, context)

@@ -86,12 +86,17 @@ class GaussianModel(nn.Module):
     (velocity, epsilon, x0, v, score or edm), written from the definitions of each output, not from
     the script's conversions. For edm it takes EDM's inputs (z/R_t, c_noise = -lambda_t/8)."""
 
-    def __init__(self, module, mu: float, s: float, output: str | None = None):
+    def __init__(
+        self, module, mu: float, s: float, output: str | None = None, inflate_eps: float = 1.0
+    ):
         super().__init__()
         self.m = module
         self.mu = mu
         self.s = s
         self.output = output or module.CONFIG.loss.prediction.kind
+        # Exposure-bias tests: eps_hat -> c*eps_hat with x_hat from z = alpha*x_hat + sigma*eps_hat
+        # (as a network whose noise prediction is too large by c), where alpha_t >= 1e-3.
+        self.inflate_eps = inflate_eps
 
     def forward(self, z: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
         m = self.m
@@ -103,6 +108,11 @@ class GaussianModel(nn.Module):
         x_hat, e_hat = gaussian_posterior(m, z, t64, self.mu, self.s)
         tt = _times(t64, z)
         a, sg = m.alpha(tt), m.sigma(tt)
+        if self.inflate_eps != 1.0:
+            keep = a < 1e-3
+            e_hat = torch.where(keep, e_hat, self.inflate_eps * e_hat)
+            safe_a = torch.where(keep, torch.ones_like(a), a)
+            x_hat = torch.where(keep, x_hat, (z.to(torch.float64) - sg * e_hat) / safe_a)
         if self.output == "velocity":
             out = m.d_alpha(tt) * x_hat + m.d_sigma(tt) * e_hat
         elif self.output == "epsilon":
