@@ -46,9 +46,7 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "adr": ("reflexflow_digits_adr", ()),
     "fc": ("reflexflow_digits_fc", ()),
     "adr_fc": ("reflexflow_digits_adr_fc", ()),
-    "adr_fc_fixed": (
-        "reflexflow_digits_adr_fc", ("loss.t1_rule=fixed_step", "loss.t1_step=0.1")
-    ),
+    "adr_fc_fixed": ("reflexflow_digits_adr_fc", ("loss.t1_rule=fixed_step", "loss.t1_step=0.1")),
 }
 # scalar metrics kept from the final evaluation (prefixes)
 KEEP = ("fd_digits", "exposure_bias_", "velocity_gap_", "pfr_")
@@ -76,7 +74,9 @@ def run_one(script: Path, variant: str, seed: int, work: Path) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.time() - start
     if proc.returncode:
-        raise RuntimeError(f"{variant} seed {seed} failed:\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"{variant} seed {seed} failed:\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
+        )
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     final = [r for r in records if r["split"] == "eval"][-1]
     train = [r for r in records if r["split"] == "train"]
@@ -150,8 +150,10 @@ def main() -> int:
         "benchmark": "reflexflow_ablation",
         "machine": machine(),
         "config": {
-            "variants": {v: {"spec": f"specs/{VARIANTS[v][0]}.yaml", "set": list(VARIANTS[v][1])}
-                         for v in variants},  # fmt: skip
+            "variants": {
+                v: {"spec": f"specs/{VARIANTS[v][0]}.yaml", "set": list(VARIANTS[v][1])}
+                for v in variants
+            },  # fmt: skip
             "seeds": seeds,
             "train_steps": args.steps or "spec (1000)",
             "metric": "fd_digits: digits-FD of 1000 Euler-10 EMA samples (not Inception FID)",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib.util
-import statistics
 import sys
 import tempfile
 import time

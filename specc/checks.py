@@ -527,7 +527,6 @@ def check_sigma_data(spec: dict) -> Iterator[Finding]:
             )
 
 
-
 # ---- Exposure bias: Input Perturbation and ReflexFlow (METHODS.md §7.8, §8).
 
 
@@ -554,7 +553,12 @@ def check_reflexflow(spec: dict) -> Iterator[Finding]:
     # Other weightings already need the output-to-velocity gain at both ends (check_training_
     # endpoints); with output_mse only the rollout's conversion does.
     plain_output = spec["weighting"]["kind"] == "output_mse"
-    if plain_output and prediction in ("x0", "score", "edm") and train["t_min"] <= 0 and _sigma0_is_zero(path):
+    if (
+        plain_output
+        and prediction in ("x0", "score", "edm")
+        and train["t_min"] <= 0
+        and _sigma0_is_zero(path)
+    ):
         yield (
             ("train", "t_min"),
             f"the rollout converts the {prediction!r} output to a velocity at t0, which divides "
