@@ -77,18 +77,24 @@ def run_one(script: Path, variant: str, seed: int, work: Path) -> dict:
         raise RuntimeError(
             f"{variant} seed {seed} failed:\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
         )
+    return parse_run(out, variant, seed, wall)
+
+
+def parse_run(out: Path, variant: str, seed: int, wall: float | None) -> dict:
+    """One run's final evaluation and training log, from its metrics.jsonl."""
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     final = [r for r in records if r["split"] == "eval"][-1]
     train = [r for r in records if r["split"] == "train"]
     metrics = {
         k: float(v) for k, v in final.items() if k.startswith(KEEP) and isinstance(v, (int, float))
     }
+    shared = out.parent / "digits_classifier.pt"
     if not shared.exists() and (out / shared.name).exists():
         shutil.copyfile(out / shared.name, shared)
     curves = {k: v for k, v in final.items() if k.endswith("_curve")}
     print(f"{variant} seed {seed}: fd_digits {metrics['fd_digits']:.3f}, "
           f"exposure_bias_chain {metrics.get('exposure_bias_chain', float('nan')):.4f} "
-          f"({wall:.0f} s)", flush=True)  # fmt: skip
+          f"({wall or 0:.0f} s)", flush=True)  # fmt: skip
     return {
         "variant": variant,
         "seed": seed,
@@ -126,19 +132,38 @@ def main() -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--steps", type=int, default=None, help="override train.steps (smoke)")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (one thread each)")
+    parser.add_argument(
+        "--collect", type=Path, default=None,
+        help="no training: summarise the finished runs (<variant>_seed<n>/) of an earlier "
+        "invocation's work directory, e.g. one stopped part-way",
+    )  # fmt: skip
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s]
     variants = [v for v in args.variants.split(",") if v]
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}; known: {list(VARIANTS)}")
-    work = Path(tempfile.mkdtemp(prefix="specc_rf_ablation_"))
-    scripts = {v: build(v, args.steps, work) for v in variants}
-    jobs = [(v, s) for s in seeds for v in variants]
     start = time.time()
-    runs = [run_one(scripts[jobs[0][0]], *jobs[0], work)]  # alone: it trains the FD classifier
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        runs += pool.map(lambda job: run_one(scripts[job[0]], job[0], job[1], work), jobs[1:])
+    if args.collect is not None:
+        runs = []
+        for v in variants:
+            for s in seeds:
+                out = args.collect / f"{v}_seed{s}"
+                done = (out / "metrics.jsonl").exists() and '"eval"' in (
+                    out / "metrics.jsonl"
+                ).read_text().splitlines()[-1]
+                if done:
+                    runs.append(parse_run(out, v, s, None))
+        seeds = sorted({r["seed"] for r in runs})
+        variants = [v for v in variants if any(r["variant"] == v for r in runs)]
+    else:
+        work = Path(tempfile.mkdtemp(prefix="specc_rf_ablation_"))
+        print(f"work directory {work}", flush=True)
+        scripts = {v: build(v, args.steps, work) for v in variants}
+        jobs = [(v, s) for s in seeds for v in variants]
+        runs = [run_one(scripts[jobs[0][0]], *jobs[0], work)]  # alone: trains the FD classifier
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            runs += pool.map(lambda job: run_one(scripts[job[0]], job[0], job[1], work), jobs[1:])
     summary = aggregate(runs)
     for variant, stats in summary.items():
         fd, eb = stats["fd_digits"], stats.get("exposure_bias_chain")
@@ -155,6 +180,7 @@ def main() -> int:
                 for v in variants
             },  # fmt: skip
             "seeds": seeds,
+            "runs_per_variant": {v: sum(r["variant"] == v for r in runs) for v in variants},
             "train_steps": args.steps or "spec (1000)",
             "metric": "fd_digits: digits-FD of 1000 Euler-10 EMA samples (not Inception FID)",
             "exposure_bias": "eval.exposure_bias, mode both, 1000 held-out digits, Euler-10 grid",
