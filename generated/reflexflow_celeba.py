@@ -1587,7 +1587,9 @@ def exposure_bias_curve(
 
 
 @torch.no_grad()
-def exposure_bias_diagnostics(model: nn.Module, rt: Runtime, step: int, out_dir: Path | None) -> dict:
+def exposure_bias_diagnostics(
+    model: nn.Module, rt: Runtime, step: int, out_dir: Path | None
+) -> dict:
     """eval.exposure_bias on eval.exposure_bias.n_samples held-out points with their own noise (the
     same every evaluation): for each mode, exposure_bias_<mode> (mean delta over the grid times
     after the start), exposure_bias_<mode>_final (delta at t = 0) and exposure_bias_<mode>_curve
