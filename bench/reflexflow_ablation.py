@@ -12,6 +12,7 @@ one sampler step (0.1) instead of t1 = t0*(1 - r).
 
     python bench/reflexflow_ablation.py                        # 3 seeds, all variants (~25 min CPU)
     python bench/reflexflow_ablation.py --seeds 0 --steps 30 --variants cfm,adr_fc   # smoke
+    python bench/reflexflow_ablation.py --probes --seeds 0    # ADR probes: beta1 1, 0.1, detached
 
 Writes reflexflow_ablation.json under bench/results/ (or $SPECC_BENCH_RESULTS): every run's final
 metrics and training terms, and per variant the mean, standard deviation, min and max over seeds.
@@ -47,7 +48,16 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "fc": ("reflexflow_digits_fc", ()),
     "adr_fc": ("reflexflow_digits_adr_fc", ()),
     "adr_fc_fixed": ("reflexflow_digits_adr_fc", ("loss.t1_rule=fixed_step", "loss.t1_step=0.1")),
+    # probes of the ADR reading (--probes): smaller beta1, no gradient through rollout or target
+    "adr_beta1_1": ("reflexflow_digits_adr", ("loss.adr.beta1=1.0",)),
+    "adr_beta1_0.1": ("reflexflow_digits_adr", ("loss.adr.beta1=0.1",)),
+    "adr_detached": (
+        "reflexflow_digits_adr",
+        ("loss.detach_rollout=true", "loss.adr.detach_target=true"),
+    ),
 }
+ABLATION = ("cfm", "ip", "adr", "fc", "adr_fc", "adr_fc_fixed")
+PROBES = ("adr_beta1_1", "adr_beta1_0.1", "adr_detached")
 # scalar metrics kept from the final evaluation (prefixes)
 KEEP = ("fd_digits", "exposure_bias_", "velocity_gap_", "pfr_")
 
@@ -129,7 +139,11 @@ def aggregate(runs: list[dict]) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=None, help=f"default: {','.join(ABLATION)}")
+    parser.add_argument(
+        "--probes", action="store_true",
+        help=f"run the probe variants {PROBES} instead (to reflexflow_ablation_probes.json)",
+    )  # fmt: skip
     parser.add_argument("--steps", type=int, default=None, help="override train.steps (smoke)")
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (one thread each)")
     parser.add_argument(
@@ -139,7 +153,8 @@ def main() -> int:
     )  # fmt: skip
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s]
-    variants = [v for v in args.variants.split(",") if v]
+    default = PROBES if args.probes else ABLATION
+    variants = [v for v in (args.variants or ",".join(default)).split(",") if v]
     unknown = set(variants) - set(VARIANTS)
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}; known: {list(VARIANTS)}")
@@ -190,7 +205,8 @@ def main() -> int:
         "runs": runs,
         "summary": summary,
     }
-    path = write_json("reflexflow_ablation.json", payload)
+    name = "reflexflow_ablation_probes.json" if args.probes else "reflexflow_ablation.json"
+    path = write_json(name, payload)
     print(f"wrote {path}")
     return 0
 

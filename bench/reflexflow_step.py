@@ -80,7 +80,7 @@ class Stepper:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
         self.mod.update_ema(self.ema, self.model, 0.999)
-        float(loss)  # the loop syncs at its log step too
+        loss.item()  # the loop syncs at its log step too
 
 
 def main() -> int:
