@@ -514,6 +514,22 @@ def section_reflexflow_ablation(results: Path, report_dir: Path) -> list[str]:
                 ),
                 "",
             ]
+    probes = load(results, "reflexflow_ablation_probes")
+    if probes is not None:
+        lines += [
+            f"Probes of the ADR reading (`--probes`, seeds {probes['config']['seeds']}; the "
+            "ablation's cfm and adr rows above for comparison):",
+            "",
+            "| probe | overrides on the adr spec | runs | digits-FD | delta chain (mean) |",
+            "|---|---|---|---|---|",
+        ]
+        for name, row in probes["summary"].items():
+            sets = ", ".join(f"`{s}`" for s in probes["config"]["variants"][name]["set"])
+            lines.append(
+                f"| {name} | {sets} | {row['fd_digits']['n']} | {ms(row, 'fd_digits')} | "
+                f"{ms(row, 'exposure_bias_chain', 4)} |"
+            )
+        lines.append("")
     return lines + [machine_line(data), ""]
 
 
