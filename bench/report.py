@@ -491,6 +491,150 @@ def section_epsilon_scaling(results: Path, report_dir: Path) -> list[str]:
     return lines + ["", machine_line(data), ""]
 
 
+RF_ORDER = ["cfm", "ip", "adr", "fc", "adr_fc", "adr_fc_fixed"]
+
+
+def section_reflexflow_step(results: Path, report_dir: Path) -> list[str]:
+    data = load(results, "reflexflow_step")
+    if data is None:
+        return []
+    cfg = data["config"]
+    lines = [
+        "## ReflexFlow: cost of a training step",
+        "",
+        f"Each variant of the digits ablation runs its own loss_fn + backward + clipping + AdamW + "
+        f"EMA on a fixed batch, taking turns in each of {cfg['rounds']} rounds of "
+        f"{cfg['steps_per_round']} steps ({cfg['device']}, {cfg['threads']} thread, "
+        f"{cfg['clock']} clock). Median [min, max] over rounds; ratios are to the same round's "
+        "cfm.",
+        "",
+        "| model | variant | ms per step | ratio to cfm |",
+        "|---|---|---|---|",
+    ]
+    for size, row in data["sizes"].items():
+        summaries = row["s_per_step_summary"]
+        for v in sorted(summaries, key=lambda n: (RF_ORDER + [n]).index(n)):
+            s = summaries[v]
+            ms = {k: 1e3 * s[k] for k in ("median", "min", "max")} | {"n": s["n"]}
+            ratio = spread(row["ratio_to_cfm"][v]) if v in row["ratio_to_cfm"] else "1"
+            lines.append(
+                f"| {size} ({row['parameters']:,} parameters, batch {row['batch']}) | {v} | "
+                f"{spread(ms, 1)} | {ratio} |"
+            )
+    first = next(iter(data["sizes"].values()))["ratio_to_cfm"]
+    both = first["adr_fc"]["median"]
+    lines += [
+        "",
+        verdict(
+            1.8 <= both <= 2.6,
+            f"ADR + FC costs {fmt(both, 2)}x a CFM step, within the 2-2.5x METHODS 8.3 expects "
+            "from its three forward passes (two with gradients) and two backward graphs.",
+            f"ADR + FC costs {fmt(both, 2)}x a CFM step, outside the 2-2.5x METHODS 8.3 expects.",
+        ),
+        "",
+        machine_line(data),
+        "",
+    ]
+    return lines
+
+
+def section_reflexflow_ablation(results: Path, report_dir: Path) -> list[str]:
+    data = load(results, "reflexflow_ablation")
+    if data is None:
+        return []
+    table = data["summary"]
+    cfg = data["config"]
+    names = sorted(table, key=lambda n: (RF_ORDER + [n]).index(n))
+
+    def ms(row: dict, key: str, digits: int = 3) -> str:
+        s = row.get(key)
+        if s is None:
+            return "n/a"
+        return f"{fmt(s['mean'], digits)} +- {fmt(s['std'], digits)}"
+
+    lines = [
+        "## ReflexFlow ablation on digits (Huang et al. 2025, METHODS 8)",
+        "",
+        "`python bench/reflexflow_ablation.py`: specs/reflexflow_digits_<variant>.yaml (one shared "
+        f"base; only `loss` differs), seeds {cfg['seeds']}, train.steps {cfg['train_steps']}. Mean "
+        "+- standard deviation over seeds of the final evaluation: digits-FD of 10-step Euler "
+        "samples (a digits classifier's features, not Inception FID), the exposure-bias metric "
+        "delta_t of METHODS 7.1 (chain: mean over the grid and at t = 0; single_step: mean), and "
+        "the relative velocity gap between the biased and the clean input at t = 0.5.",
+        "",
+        "| variant | runs | digits-FD | delta chain (mean) | delta chain (t = 0) | delta single "
+        "step | velocity gap rel., t = 0.5 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in names:
+        row = table[name]
+        lines.append(
+            f"| {name} | {row['fd_digits']['n']} | {ms(row, 'fd_digits')} | "
+            f"{ms(row, 'exposure_bias_chain', 4)} | {ms(row, 'exposure_bias_chain_final', 4)} | "
+            f"{ms(row, 'exposure_bias_single_step', 5)} | {ms(row, 'velocity_gap_rel_0.5', 4)} |"
+        )
+    path, rel = figure(report_dir, "reflexflow_ablation")
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, key, label in (
+        (axes[0], "fd_digits", "digits-FD (Euler, 10 steps)"),
+        (axes[1], "exposure_bias_chain", "exposure bias delta (chain, mean over t)"),
+    ):
+        rows = [table[n][key] for n in names]
+        ax.bar(names, [r["mean"] for r in rows], yerr=[r["std"] for r in rows], capsize=4)
+        for i, r in enumerate(rows):
+            ax.scatter([i] * len(r["values"]), r["values"], color="k", s=8, zorder=3)
+        ax.set_yscale("log")
+        ax.set_ylabel(label)
+        ax.tick_params(axis="x", rotation=30)
+    fig.suptitle("ReflexFlow ablation on digits (mean +- std over seeds, dots: seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    lines += ["", f"![ReflexFlow ablation]({rel})", ""]
+    base = table.get("cfm")
+    for variant in ("adr_fc", "ip"):
+        row = table.get(variant)
+        if base is None or row is None:
+            continue
+        for key, what in (("fd_digits", "digits-FD"), ("exposure_bias_chain", "exposure bias")):
+            a, b = base[key], row[key]
+            change = 100 * (b["mean"] - a["mean"]) / a["mean"]
+            clear = b["mean"] + b["std"] < a["mean"] - a["std"]
+            who = "ReflexFlow (ADR + FC)" if variant == "adr_fc" else "Input Perturbation"
+            claim = (
+                "the paper reports 35.65 % lower FID on CelebA-64"
+                if variant == "adr_fc"
+                else "DDPM-IP reports lower FID at few steps"
+            )
+            lines += [
+                verdict(
+                    clear,
+                    f"{who} lowers the {what} from {fmt(a['mean'])} to {fmt(b['mean'])} "
+                    f"({change:+.1f} %), beyond one standard deviation of either; {claim}.",
+                    f"{who} changes the {what} from {fmt(a['mean'])} to {fmt(b['mean'])} "
+                    f"({change:+.1f} %), not a decrease beyond one standard deviation; {claim}.",
+                ),
+                "",
+            ]
+    probes = load(results, "reflexflow_ablation_probes")
+    if probes is not None:
+        lines += [
+            f"Probes of the ADR reading (`--probes`, seeds {probes['config']['seeds']}; the "
+            "ablation's cfm and adr rows above for comparison):",
+            "",
+            "| probe | overrides on the adr spec | runs | digits-FD | delta chain (mean) |",
+            "|---|---|---|---|---|",
+        ]
+        for name, row in probes["summary"].items():
+            sets = ", ".join(f"`{s}`" for s in probes["config"]["variants"][name]["set"])
+            lines.append(
+                f"| {name} | {sets} | {row['fd_digits']['n']} | {ms(row, 'fd_digits')} | "
+                f"{ms(row, 'exposure_bias_chain', 4)} |"
+            )
+        lines.append("")
+    return lines + [machine_line(data), ""]
+
+
 SECTIONS: list[Section] = [
     section_couplings,
     section_overhead,
@@ -498,6 +642,8 @@ SECTIONS: list[Section] = [
     section_samplers_w2,
     section_epsilon_scaling,
     section_train_step,
+    section_reflexflow_step,
+    section_reflexflow_ablation,
     section_build_time,
 ]
 

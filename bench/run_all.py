@@ -60,6 +60,12 @@ BENCHMARKS: list[Benchmark] = [
     Benchmark("train_step", "train_step.py", (),
               ("--window", "2", "--windows", "1", "--rounds", "1", "--batch", "4"),
               "generated training step vs a plain hand-written loop (CPU, fp32)"),
+    Benchmark("reflexflow_step", "reflexflow_step.py", ("--sizes", "digits,unet32"),
+              ("--sizes", "digits", "--rounds", "1", "--steps", "2"),
+              "training-step cost of cfm, IP, ADR, FC and ADR+FC (digits ablation specs)"),
+    Benchmark("reflexflow_ablation", "reflexflow_ablation.py", (),
+              ("--seeds", "0,1", "--steps", "20", "--variants", "cfm,adr_fc"),
+              "digits-FD and exposure bias of the ReflexFlow ablation over 3 seeds (~25 min)"),
     Benchmark("train_step_gpu", "train_step.py", ("--device", "cuda"), ("--device", "cuda"),
               "the same on a GPU with bf16 + compile", gpu_only=True),
 ]  # fmt: skip

@@ -538,6 +538,76 @@ def check_sigma_data(spec: dict) -> Iterator[Finding]:
             )
 
 
+# ---- Exposure bias: Input Perturbation and ReflexFlow (METHODS.md §7.8, §8).
+
+
+def check_reflexflow(spec: dict) -> Iterator[Finding]:
+    loss, path, train = spec["loss"], spec["path"], spec["train"]
+    ip = loss.get("input_perturbation")
+    if ip and ip["target"] == "eps_consistent" and _alpha1_is_zero(path) and train["t_max"] >= 1:
+        yield (
+            ("loss", "input_perturbation", "target"),
+            f"eps_consistent divides by alpha_t, which is 0 at t = 1 on path.kind "
+            f"{path['kind']!r}: set $.train.t_max below 1 (e.g. 0.999) or use target clean",
+            "error",
+        )
+    if loss["kind"] != "reflexflow":
+        return
+    if "adr" not in loss and "fc" not in loss:
+        yield (
+            ("loss", "kind"),
+            "reflexflow needs at least one of loss.adr and loss.fc (write `adr: {}` and/or "
+            "`fc: {}` for the defaults); for plain flow matching use loss.kind cfm",
+            "error",
+        )
+    prediction = loss["prediction"]["kind"]
+    # Other weightings already need the output-to-velocity gain at both ends (check_training_
+    # endpoints); with output_mse only the rollout's conversion does.
+    plain_output = spec["weighting"]["kind"] == "output_mse"
+    if (
+        plain_output
+        and prediction in ("x0", "score", "edm")
+        and train["t_min"] <= 0
+        and _sigma0_is_zero(path)
+    ):
+        yield (
+            ("train", "t_min"),
+            f"the rollout converts the {prediction!r} output to a velocity at t0, which divides "
+            "by sigma_t = 0 at t = 0: set $.train.t_min above 0 (e.g. 1e-3)",
+            "error",
+        )
+    if plain_output and prediction == "epsilon" and train["t_max"] >= 1 and _alpha1_is_zero(path):
+        yield (
+            ("train", "t_max"),
+            "the rollout converts the 'epsilon' output to a velocity at t0, which divides by "
+            "alpha_t = 0 at t = 1: set $.train.t_max below 1 (e.g. 0.999)",
+            "error",
+        )
+    if loss.get("p_apply", 1.0) == 0:
+        yield (
+            ("loss", "p_apply"),
+            "0 turns the rollout off, so the loss is plain flow matching at extra build "
+            "complexity: use loss.kind cfm",
+            "warning",
+        )
+    if loss["t1_rule"] == "fraction" and loss["t1_step"] != 0.02:
+        yield (
+            ("loss", "t1_step"),
+            "is used only by t1_rule fixed_step; t1_rule fraction ignores it",
+            "warning",
+        )
+
+
+def check_exposure_diagnostics(spec: dict) -> Iterator[Finding]:
+    if spec["eval"].get("frequency") is not None and image_shape(spec) is None:
+        yield (
+            ("eval", "frequency"),
+            f"the frequency diagnostic takes 2-D FFTs of images, but data.kind "
+            f"{spec['data']['kind']!r} gives points: remove eval.frequency",
+            "error",
+        )
+
+
 def check_exposure_bias(spec: dict) -> Iterator[Finding]:
     bias = spec["eval"].get("exposure_bias")
     if not bias:
@@ -625,6 +695,8 @@ CHECKS: list[Check] = [
     check_mode_scale,
     check_noise_ranges,
     check_sigma_data,
+    check_reflexflow,
+    check_exposure_diagnostics,
     check_exposure_bias,
     check_epsilon_scaling,
 ]

@@ -244,6 +244,31 @@ def _coupling_context(data: dict) -> dict[str, Any]:
     }
 
 
+def _loss_context(loss: dict) -> dict[str, Any]:
+    """Build-time switches of the loss partials: Input Perturbation, and for reflexflow which of
+    ADR and FC are on and the option values that pick their code (METHODS 7.8, 8.2-8.3)."""
+    ip = loss.get("input_perturbation")
+    adr, fc = loss.get("adr"), loss.get("fc")
+    warmup = loss.get("warmup_steps", 0) > 0
+    return {
+        "ip": ip is not None,
+        "ip_target": ip["target"] if ip else "",
+        "adr": adr is not None,
+        "fc": fc is not None,
+        "adr_form": adr["form"] if adr else "",
+        "detach_target": bool(adr and adr["detach_target"]),
+        "fc_weight": fc["weight"] if fc else "",
+        "fc_delta": fc["delta"] if fc else "",
+        "keep_fm": bool(fc and fc["keep_fm"]),
+        "t1_rule": loss.get("t1_rule", ""),
+        "detach_rollout": bool(loss.get("detach_rollout")),
+        "p_apply_partial": loss.get("p_apply", 1.0) < 1.0,
+        "rf_warmup": warmup,
+        # loss_fn takes the training step only when a warm-up needs it
+        "loss_step_arg": ", step" if warmup else "",
+    }
+
+
 def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     data = resolved.data
     chosen = _kind_sections(data)
@@ -297,7 +322,7 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         loss_form = "velocity"
     else:
         loss_form = "gain"
-    diagnostics: list[tuple[str, str]] = []  # (function name, partial)
+    diagnostics: list[tuple[str, str]] = []  # (function name or "" for helpers, partial)
     commands: list[tuple[str, str]] = [
         ("sample", "train/commands/sample.py.j2"),
         ("eval", "train/commands/eval.py.j2"),
@@ -312,6 +337,12 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         diagnostics.append(("pair_cost_diagnostics", "eval/transport_cost.py.j2"))
     if ev.get("straightness") or ev.get("few_step"):
         diagnostics.append(("flow_diagnostics", "eval/flow.py.j2"))
+    if ev.get("velocity_gap") or ev.get("frequency"):
+        diagnostics.append(("", "eval/rollout.py.j2"))  # helpers shared by the two below
+    if ev.get("velocity_gap"):
+        diagnostics.append(("velocity_gap_diagnostics", "eval/velocity_gap.py.j2"))
+    if ev.get("frequency"):
+        diagnostics.append(("frequency_diagnostics", "eval/frequency.py.j2"))
     if ev.get("exposure_bias"):
         diagnostics.append(("exposure_bias_diagnostics", "eval/exposure_bias.py.j2"))
     if ev.get("transport_cost"):
@@ -359,7 +390,7 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         "variants": variants,
         # Extra eval functions: each partial defines a function (model, rt, step, out_dir) -> dict
         # of metrics that run_eval and the eval command call after evaluate().
-        "diagnostics": [name for name, _ in diagnostics],
+        "diagnostics": [name for name, _ in diagnostics if name],
         "diagnostic_partials": [template for _, template in diagnostics],
         # Script commands besides train: each partial defines add_<name>_arguments(commands) and
         # cmd_<name>(rt, args).
@@ -368,6 +399,7 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         "init_from": bool(train["init_from"]),
         "sampler_helpers": sampler_helpers,
         "loss_form": loss_form,
+        **_loss_context(data["loss"]),
         "time_shift": data["weighting"]["time_sampling"]["shift"] != 1.0,
         # Images: the model and data families, class conditioning (label dropout in training,
         # classifier-free guidance and per-seed labels at sampling) and the training extras.

@@ -63,6 +63,7 @@ REGISTRY: dict[tuple[str, str], Component] = {
     ("coupling", "stable"): Component("coupling/stable.py.j2"),
     ("coupling", "reflow"): Component("coupling/reflow.py.j2", ("import threading",)),
     ("loss", "cfm"): Component("loss/cfm.py.j2"),
+    ("loss", "reflexflow"): Component("loss/reflexflow.py.j2"),
     **{
         ("loss.prediction", kind): Component(f"prediction/{kind}.py.j2")
         for kind in ("velocity", "epsilon", "x0", "v", "score", "edm")

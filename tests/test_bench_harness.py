@@ -26,16 +26,19 @@ def test_quick_harness_runs_every_benchmark_and_renders_the_report(tmp_path: Pat
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     names = {p.stem for p in results.glob("*.json")}
     expected = {"build_time", "sampler_order", "samplers_w2", "toy_couplings",
-                "coupling_overhead", "train_step_cpu", "epsilon_scaling"}  # fmt: skip
+                "coupling_overhead", "train_step_cpu", "epsilon_scaling", "reflexflow_step",
+                "reflexflow_ablation"}  # fmt: skip
     assert expected <= names, names
     for path in results.glob("*.json"):
         data = json.loads(path.read_text())
         assert data.get("machine"), path.name  # every result says what it ran on
     text = (report / "RESULTS.md").read_text()
     for heading in ("Minibatch OT", "Samplers converge", "hand-written loop", "specc build",
-                    "Epsilon Scaling at low NFE"):  # fmt: skip
+                    "Epsilon Scaling at low NFE", "ReflexFlow: cost",
+                    "ReflexFlow ablation"):  # fmt: skip
         assert heading in text
-    for png in ("couplings_few_step", "sampler_order", "samplers_w2", "epsilon_scaling"):
+    for png in ("couplings_few_step", "sampler_order", "samplers_w2", "epsilon_scaling",
+                "reflexflow_ablation"):  # fmt: skip
         assert (report / "results" / f"{png}.png").read_bytes()[:4] == b"\x89PNG"
     # a quick run leaves the committed full-run results alone
     assert {
