@@ -1,6 +1,6 @@
 """Run every benchmark, then regenerate docs/RESULTS.md and its figures from the JSON they write.
 
-    python bench/run_all.py                 # the full CPU run (about an hour on 2 cores)
+    python bench/run_all.py                 # the full CPU run (about 1.5 hours on 2 cores)
     python bench/run_all.py --quick         # a CI-scale smoke run (minutes), results in a temp dir
     python bench/run_all.py --only toy_couplings,sampler_order   # a subset, then the report
     python bench/run_all.py --report-only   # just rebuild docs/RESULTS.md from bench/results/
@@ -66,6 +66,12 @@ BENCHMARKS: list[Benchmark] = [
     Benchmark("reflexflow_ablation", "reflexflow_ablation.py", (),
               ("--seeds", "0,1", "--steps", "20", "--variants", "cfm,adr_fc"),
               "digits-FD and exposure bias of the ReflexFlow ablation over 3 seeds (~25 min)"),
+    Benchmark("reflexflow_ablation_probes", "reflexflow_ablation.py", ("--probes",),
+              ("--probes", "--seeds", "0", "--steps", "20", "--variants", "adr_detached"),
+              "the ADR probes: beta1 1 and 0.1, fully detached, over 3 seeds (~12 min)"),
+    Benchmark("reflexflow_adr_probe", "reflexflow_adr_probe.py", (),
+              ("--steps", "20", "--batch", "32", "--draws", "1"),
+              "ADR loss and gradient norms against r and the FM gradient (about a minute)"),
     Benchmark("train_step_gpu", "train_step.py", ("--device", "cuda"), ("--device", "cuda"),
               "the same on a GPU with bf16 + compile", gpu_only=True),
 ]  # fmt: skip

@@ -27,7 +27,8 @@ def test_quick_harness_runs_every_benchmark_and_renders_the_report(tmp_path: Pat
     names = {p.stem for p in results.glob("*.json")}
     expected = {"build_time", "sampler_order", "samplers_w2", "toy_couplings",
                 "coupling_overhead", "train_step_cpu", "epsilon_scaling", "reflexflow_step",
-                "reflexflow_ablation"}  # fmt: skip
+                "reflexflow_ablation", "reflexflow_ablation_probes",
+                "reflexflow_adr_probe"}  # fmt: skip
     assert expected <= names, names
     for path in results.glob("*.json"):
         data = json.loads(path.read_text())
@@ -35,7 +36,7 @@ def test_quick_harness_runs_every_benchmark_and_renders_the_report(tmp_path: Pat
     text = (report / "RESULTS.md").read_text()
     for heading in ("Minibatch OT", "Samplers converge", "hand-written loop", "specc build",
                     "Epsilon Scaling at low NFE", "ReflexFlow: cost",
-                    "ReflexFlow ablation"):  # fmt: skip
+                    "ReflexFlow ablation", "why ADR dominates"):  # fmt: skip
         assert heading in text
     for png in ("couplings_few_step", "sampler_order", "samplers_w2", "epsilon_scaling",
                 "reflexflow_ablation"):  # fmt: skip
