@@ -304,6 +304,7 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
     train = data["train"]
     # Epsilon Scaling (METHODS 7.2): absent means off, and then no code for it is emitted at all.
     es = data["sampler"].get("epsilon_scaling")
+    adaptive = data["sampler"]["kind"] == "dopri5"  # picks its own steps: no grid, no --steps
     if es:
         variants["epsilon_scaling"] = f"sampler/epsilon_scaling/{es['kind']}.py.j2"
     # Shared helpers of the sampler section (scalar path functions, noise), each emitted once.
@@ -416,19 +417,15 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         **coupling,
         "straightness": bool(ev.get("straightness")),
         "few_step": bool(ev.get("few_step")),
-        # dopri5 picks its own steps: no sampler.steps, and commands take no --steps.
-        "adaptive_sampler": data["sampler"]["kind"] == "dopri5",
+        "adaptive_sampler": adaptive,
         # Samplers: sample_steps(...) yields every state; with Epsilon Scaling every evaluation goes
         # through predict_scaled(..., lam) with the step's lambda from a schedule(t, i, n).
         "es": bool(es),
         "es_kind": es["kind"] if es else "",
-        "sampler_kind": data["sampler"]["kind"],
         "predict_fn": "predict_scaled" if es else "predict",
         "lam_arg": ", lam" if es else "",
         "sampler_start_time": (
-            "CONFIG.sampler.t_max"
-            if data["sampler"]["kind"] == "dopri5"
-            else "time_grid(steps or CONFIG.sampler.steps)[0]"
+            "CONFIG.sampler.t_max" if adaptive else "time_grid(steps or CONFIG.sampler.steps)[0]"
         ),
         "eb_batch": "CONFIG.eval.batch_size" if ev["kind"] == "fid" else "None",
     }
