@@ -1,8 +1,9 @@
 """Helpers shared by the benchmarks: the machine description stored with every result, summary
-statistics, and writing results as JSON under bench/results/."""
+statistics, writing results as JSON under bench/results/, and importing generated scripts."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -60,3 +61,20 @@ def write_json(name: str, payload: dict) -> Path:
     path = RESULTS / name
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return path
+
+
+def import_script(path: Path, name: str):
+    """Import a generated script as module `name` (registered in sys.modules first, so its
+    dataclasses resolve their annotations)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_script(text: str, directory: Path, name: str):
+    """Write a generated script's text to directory/<name>.py and import it."""
+    path = directory / f"{name}.py"
+    path.write_text(text, encoding="utf-8")
+    return import_script(path, name)

@@ -17,7 +17,6 @@ Writes <results>/epsilon_scaling.json (results: $SPECC_BENCH_RESULTS or bench/re
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
 import sys
 import tempfile
@@ -30,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from common import machine, write_json  # noqa: E402
+from common import load_script, machine, write_json  # noqa: E402
 
 from specc.pipeline import build_spec  # noqa: E402
 
@@ -45,21 +44,11 @@ SETTINGS = [
 ]
 
 
-def load(text: str, directory: Path, name: str):
-    path = directory / f"{name}.py"
-    path.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def build(directory: Path, name: str, *sets: str):
     result = build_spec(SPEC, sets)
     if not result.ok:
         raise SystemExit("\n".join(d.format() for d in result.diagnostics))
-    return load(result.text, directory, name)
+    return load_script(result.text, directory, name)
 
 
 def grid(lo: float, hi: float, step: float) -> list[float]:

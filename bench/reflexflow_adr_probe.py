@@ -39,7 +39,6 @@ Writes reflexflow_adr_probe.json under bench/results/ (or $SPECC_BENCH_RESULTS).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import statistics
 import sys
@@ -55,7 +54,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from common import machine, write_json  # noqa: E402
+from common import import_script, machine, write_json  # noqa: E402
 
 from specc.pipeline import build_spec  # noqa: E402
 
@@ -71,19 +70,10 @@ READINGS: dict[str, tuple[str, ...]] = {
 }
 
 
-def load_module(name: str, path: Path):
-    """Import a generated script as a module (registered first, so its dataclasses resolve)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def load_readings(work: Path) -> tuple[dict, bool]:
     """The ADR module per gradient reading; 'through' is the committed generated file. Also
     whether specc still builds that file byte for byte from its spec."""
-    modules = {"through": load_module("rf_adr_through", ADR_SCRIPT)}
+    modules = {"through": import_script(ADR_SCRIPT, "rf_adr_through")}
     built = build_spec(ADR_SPEC, ())
     current = built.ok and built.text == ADR_SCRIPT.read_text(encoding="utf-8")
     for name, sets in READINGS.items():
@@ -93,7 +83,7 @@ def load_readings(work: Path) -> tuple[dict, bool]:
         assert result.ok, [d.format() for d in result.diagnostics]
         path = work / f"rf_adr_{name}.py"
         path.write_text(result.text, encoding="utf-8")
-        modules[name] = load_module(f"rf_adr_{name}", path)
+        modules[name] = import_script(path, f"rf_adr_{name}")
     return modules, current
 
 
@@ -226,7 +216,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="specc_adr_probe_") as work:
         adr, generated_current = load_readings(Path(work))
-    cfm = load_module("rf_cfm", CFM_SCRIPT)
+    cfm = import_script(CFM_SCRIPT, "rf_cfm")
     for module in adr.values():
         check_fixed_rollout(module)
     beta1 = adr["through"].CONFIG.loss.adr.beta1

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib.util
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-from common import machine, summary, write_json  # noqa: E402
+from common import load_script, machine, summary, write_json  # noqa: E402
 
 from specc.pipeline import build_spec  # noqa: E402
 
@@ -46,13 +45,7 @@ def load_variant(variant: str, sets: tuple[str, ...], batch: int, work: Path):
     result = build_spec(spec, (*sets, f"train.batch_size={batch}"))
     assert result.ok, [d.format() for d in result.diagnostics]
     name = f"rf_step_{variant}_{abs(hash(sets))}"
-    path = work / f"{name}.py"
-    path.write_text(result.text, encoding="utf-8")
-    module_spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[name] = module
-    module_spec.loader.exec_module(module)
-    return module
+    return load_script(result.text, work, name)
 
 
 class Stepper:
