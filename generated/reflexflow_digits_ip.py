@@ -4,13 +4,10 @@
 
 ReflexFlow ablation on digits, FM with Input Perturbation (gamma 0.1).
 
-Run (one GPU, or the CPU when there is none):
+Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, and a resumed one:
     python generated/reflexflow_digits_ip.py --out runs/reflexflow_digits_ip
-Many GPUs (one process per GPU; DDP turns on under torchrun):
     torchrun --standalone --nproc_per_node=4 generated/reflexflow_digits_ip.py --out runs/reflexflow_digits_ip
-CPU smoke run:
     python generated/reflexflow_digits_ip.py --device cpu --max-steps 20 --out runs/reflexflow_digits_ip_smoke
-Resume from the newest checkpoint:
     python generated/reflexflow_digits_ip.py --out runs/reflexflow_digits_ip --resume latest
 
 Needs: torch, Pillow, scikit-learn, torchmetrics (pip install Pillow scikit-learn torchmetrics torch).
@@ -21,460 +18,72 @@ velocity u_t = dz_t/dt points from data to noise and samplers integrate from t =
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import copy
+import functools
 import hashlib
 import json
 import math
 import os
-import queue
-import random
+import shutil
 import sys
-import threading
 import time
-from collections.abc import Callable
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import NoReturn
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
 # --------------------------------------------------------------------------------------------- Spec
-# The resolved spec this file was built from: every default filled in, nothing else. It is written
-# to <out>/spec.yaml and into every checkpoint. Change the experiment in the spec and rebuild.
-SPEC_YAML = (
-    "version: 1\n"
-    "name: reflexflow_digits_ip\n"
-    "description: ReflexFlow ablation on digits, FM with Input Perturbation (gamma 0.1).\n"
-    "seed: 0\n"
-    "data:\n"
-    "  kind: digits\n"
-    "  size: 8\n"
-    "  hflip: false\n"
-    "model:\n"
-    "  kind: unet\n"
-    "  channels: 16\n"
-    "  channel_mult: [1, 2]\n"
-    "  num_res_blocks: 1\n"
-    "  attention_resolutions: []\n"
-    "  heads: 4\n"
-    "  head_channels: 16\n"
-    "  dropout: 0.0\n"
-    "  scale_shift_norm: false\n"
-    "  norm_groups: 8\n"
-    "  time_scale: 1000.0\n"
-    "  num_classes: 0\n"
-    "  label_dropout: 0.1\n"
-    "  guidance_scale: 1.0\n"
-    "path:\n"
-    "  kind: rectified\n"
-    "  sigma_min: 0.0\n"
-    "coupling:\n"
-    "  kind: independent\n"
-    "loss:\n"
-    "  kind: cfm\n"
-    "  prediction:\n"
-    "    kind: velocity\n"
-    "  input_perturbation:\n"
-    "    gamma: 0.1\n"
-    "    target: clean\n"
-    "weighting:\n"
-    "  kind: uniform\n"
-    "  time_sampling:\n"
-    "    kind: uniform\n"
-    "    shift: 1.0\n"
-    "sampler:\n"
-    "  kind: euler\n"
-    "  steps: 10\n"
-    "  t_max: 1.0\n"
-    "  grid:\n"
-    "    kind: uniform\n"
-    "train:\n"
-    "  steps: 1000\n"
-    "  batch_size: 64\n"
-    "  lr: 0.002\n"
-    "  lr_schedule: constant\n"
-    "  warmup_steps: 100\n"
-    "  betas: [0.9, 0.999]\n"
-    "  weight_decay: 0.0\n"
-    "  adam_eps: 1.0e-08\n"
-    "  grad_clip: 1.0\n"
-    "  ema_decay: 0.999\n"
-    "  ema_warmup: true\n"
-    "  t_min: 0.0\n"
-    "  t_max: 1.0\n"
-    "  grad_accum: 1\n"
-    "  precision: bf16\n"
-    "  compile: true\n"
-    "  channels_last: true\n"
-    "  tf32: true\n"
-    "  fused_optimizer: true\n"
-    "  prefetch: 2\n"
-    "  log_every: 100\n"
-    "  checkpoint_every: 1000\n"
-    "  keep_checkpoints: 3\n"
-    "  init_from: ''\n"
-    "eval:\n"
-    "  kind: fid\n"
-    "  n_samples: 1000\n"
-    "  reference_samples: 0\n"
-    "  features: auto\n"
-    "  inception_weights: ''\n"
-    "  batch_size: 500\n"
-    "  grid: 64\n"
-    "  every: 0\n"
-    "  at_start: false\n"
-    "  velocity_gap:\n"
-    "    n_samples: 256\n"
-    "    times: [0.1, 0.3, 0.5, 0.7, 0.9]\n"
-    "    step: 0.1\n"
-    "  frequency:\n"
-    "    n_samples: 256\n"
-    "    times: [0.1, 0.3, 0.5, 0.7, 0.9]\n"
-    "    cutoff: 0.5\n"
-    "    step: 0.1\n"
-    "  exposure_bias:\n"
-    "    mode: both\n"
-    "    n_samples: 1000\n"
-)
-SPEC_SHA256 = "d92201a5e3550c0de48f0adc4ca74c63ff19934d40e2aaaf55338469253eeb0e"
-
-
-@dataclass(frozen=True)
-class DataConfig:
-    """data: scikit-learn's bundled 8x8 handwritten digits (1,797 grey images, labels 0-9; no
-    download), optionally upsampled; pixels scaled to [-1, 1]. Training walks a fresh
-    permutation of the images every epoch."""
-
-    kind: str = "digits"
-    # Image side length: 8 is the native resolution, larger sizes upsample bilinearly once at load
-    # time.
-    size: int = 8
-    # Flip each training image horizontally with probability 1/2 (off by default: digits are not
-    # mirror-symmetric).
-    hflip: bool = False
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """model: ADM/DDPM++-style UNet for images: residual blocks with GroupNorm and SiLU, the time
-    (and class) embedding injected into every block, self-attention at chosen resolutions and
-    in the middle, strided-conv downsampling, nearest+conv upsampling, zero-initialised
-    output. The torchcfm CIFAR-10 network (about 35.7M parameters) is channels 128,
-    channel_mult [1, 2, 2, 2], num_res_blocks 2, attention_resolutions [16], head_channels 64,
-    dropout 0.1."""
-
-    kind: str = "unet"
-    channels: int = 16  # Base channel count (level 0); the time embedding has 4x this.
-    # Channel multiplier per resolution level; each level after the first halves the resolution.
-    channel_mult: tuple[int, ...] = (1, 2)
-    # Residual blocks per level on the way down (the way up has one more per level).
-    num_res_blocks: int = 1
-    # Feature-map side lengths with self-attention after each residual block (the middle block
-    # always has one).
-    attention_resolutions: tuple[int, ...] = ()
-    heads: int = 4  # Attention heads, used when head_channels is 0.
-    # Channels per attention head (heads = channels // head_channels at each level); 0 uses a fixed
-    # number of heads.
-    head_channels: int = 16
-    # Dropout inside every residual block (masks are drawn from the step's seed, so resume stays
-    # exact).
-    dropout: float = 0.0
-    # Inject the embedding as a scale and shift of the second GroupNorm (ADM, improved DDPM) instead
-    # of adding it before it (DDPM, torchcfm).
-    scale_shift_norm: bool = False
-    norm_groups: int = 8  # GroupNorm groups; every channel count must be divisible by it.
-    # t is multiplied by this before the sinusoidal features (1000 treats t like a diffusion step
-    # index; torchcfm's CIFAR-10 UNet uses 1).
-    time_scale: float = 1000.0
-    # Class-conditional when > 0: a learned embedding of the label (one extra row is the null class
-    # used for classifier-free guidance) is added to the time embedding. 0: unconditional.
-    num_classes: int = 0
-    # Probability that a training label is replaced by the null class (after the coupling), so one
-    # network learns both u(z, t, y) and u(z, t); used only when num_classes > 0.
-    label_dropout: float = 0.1
-    # Classifier-free guidance at sampling: u = u(z, t) + w*(u(z, t, y) - u(z, t)); 1 is plain
-    # conditional sampling (one evaluation per step), w > 1 evaluates both in one batch. Used only
-    # when num_classes > 0.
-    guidance_scale: float = 1.0
-
-
-@dataclass(frozen=True)
-class PathConfig:
-    """path: Rectified flow / conditional OT path: alpha_t = 1 - t, sigma_t = t, velocity u = eps
-    - x."""
-
-    kind: str = "rectified"
-    # Noise left at t = 0 (Lipman et al., 2022): sigma_t = sigma_min + (1 - sigma_min)*t and u = (1
-    # - sigma_min)*eps - x; 0 is plain rectified flow (z_0 = x exactly).
-    sigma_min: float = 0.0
-
-
-@dataclass(frozen=True)
-class CouplingConfig:
-    """coupling: Independent pairing: the noise of each data point is drawn independently of it."""
-
-    kind: str = "independent"
-
-
-@dataclass(frozen=True)
-class LossPredictionConfig:
-    """loss.prediction: The velocity u_t = d(alpha_t)*x + d(sigma_t)*eps (flow matching)."""
-
-    kind: str = "velocity"
-
-
-@dataclass(frozen=True)
-class LossInputPerturbationConfig:
-    """loss.input_perturbation: Input Perturbation (DDPM-IP, Ning et al. 2023; METHODS 7.8): the
-    network's input is built from a perturbed noise, z~ = alpha_t*x + sigma_t*(eps + gamma*xi)
-    with a fresh xi ~ N(0, I), while the regression target stays clean. Training only;
-    sampling is unchanged. Absent: off."""
-
-    # Perturbation scale gamma (published: 0.1 for ImageNet 32, LSUN tower, CelebA 64, FFHQ 128;
-    # 0.15 for CIFAR-10). 0 is the plain loss.
-    gamma: float = 0.1
-    # What the output regresses onto. clean (default): the clean target of (x, eps), e.g. u =
-    # d_alpha*x + d_sigma*eps for a velocity network. eps_consistent: the target whose noise view is
-    # exactly eps at the perturbed input, i.e. the clean target of (x + (sigma_t/alpha_t)*gamma*xi,
-    # eps) (DDPM-IP's own objective carried over; RF velocity: u - (t/(1-t))*gamma*xi; needs
-    # train.t_max < 1 where alpha_1 = 0).
-    target: str = "clean"
-
-
-@dataclass(frozen=True)
-class LossConfig:
-    """loss: Conditional flow matching: regress the network onto the path's conditional target at
-    (z_t, t)."""
-
-    kind: str = "cfm"
-    prediction: LossPredictionConfig = LossPredictionConfig()
-    input_perturbation: LossInputPerturbationConfig = LossInputPerturbationConfig()
-
-
-@dataclass(frozen=True)
-class WeightingTimeSamplingConfig:
-    """weighting.time_sampling: t ~ U(train.t_min, train.t_max)."""
-
-    kind: str = "uniform"
-    # Resolution shift alpha applied on top (SD3 time_snr_shift): t' = alpha*t/(1 + (alpha - 1)*t),
-    # i.e. SNR/alpha^2, toward noise for alpha > 1; 1 is none (Flux: alpha = exp(mu)).
-    shift: float = 1.0
-
-
-@dataclass(frozen=True)
-class WeightingConfig:
-    """weighting: W_v(t) = 1: plain flow matching on the chosen path (its Kingma-Gao weight is
-    w(lambda) = sigma_t*kappa_t/alpha_t, = exp(-lambda/2) on the rectified path)."""
-
-    kind: str = "uniform"
-    time_sampling: WeightingTimeSamplingConfig = WeightingTimeSamplingConfig()
-
-
-@dataclass(frozen=True)
-class SamplerGridConfig:
-    """sampler.grid: t_i = t_max*(1 - i/N)."""
-
-    kind: str = "uniform"
-
-
-@dataclass(frozen=True)
-class SamplerConfig:
-    """sampler: Explicit Euler in t: z_s = z_t + (s - t)*u(z_t, t); equals DDIM on the rectified
-    path. NFE = steps."""
-
-    kind: str = "euler"
-    steps: int = 10  # Number of steps N (= network evaluations).
-    t_max: float = 1.0  # Time the integration starts from; the start state is sigma(t_max)*eps.
-    grid: SamplerGridConfig = SamplerGridConfig()
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """train: Optimisation: AdamW with linear warm-up, gradient clipping and an EMA of the
-    weights (the EMA samples)."""
-
-    steps: int = 1000  # Number of optimizer steps.
-    batch_size: int = 64  # Global batch size (split evenly across DDP ranks).
-    lr: float = 0.002  # Peak learning rate.
-    lr_schedule: str = "constant"  # After warm-up: constant, or cosine decay to 0 at the last step.
-    warmup_steps: int = 100  # Linear learning-rate warm-up from 0 over this many steps.
-    betas: tuple[float, ...] = (0.9, 0.999)  # AdamW (beta1, beta2).
-    weight_decay: float = 0.0  # AdamW decoupled weight decay.
-    adam_eps: float = 1e-08  # AdamW epsilon.
-    grad_clip: float = 1.0  # Clip the global gradient norm to this value; 0 turns clipping off.
-    ema_decay: float = 0.999  # Decay of the exponential moving average of the weights.
-    # Use min(ema_decay, (1 + step)/(10 + step)) so the EMA is useful early in short runs.
-    ema_warmup: bool = True
-    # Smallest training time (raise above 0 when the weighting or an output conversion has a pole at
-    # t = 0).
-    t_min: float = 0.0
-    t_max: float = 1.0  # Largest training time (lower below 1 when something has a pole at t = 1).
-    # Split each rank's share of batch_size into this many micro-batches whose gradients add up
-    # before one optimizer step (same result, less memory).
-    grad_accum: int = 1
-    # GPU only: autocast the forward pass to bf16 or fp16 (fp16 adds a gradient scaler); weights,
-    # optimizer and loss stay float32. fp32: no autocast. Ignored on the CPU.
-    precision: str = "bf16"
-    # GPU only: torch.compile the training network (the first steps take longer). Ignored on the
-    # CPU.
-    compile: bool = True
-    # GPU only: keep image models' weights and activations in channels-last memory format (faster
-    # convolutions with tensor cores). Ignored on the CPU and for non-image models.
-    channels_last: bool = True
-    # GPU only: allow TF32 matmuls and convolutions for float32 work (faster on Ampere and later,
-    # about 1e-3 relative error); false keeps full float32. Ignored on the CPU.
-    tf32: bool = True
-    # GPU only: the fused CUDA AdamW kernel (same update, one kernel for all parameters). Ignored on
-    # the CPU.
-    fused_optimizer: bool = True
-    # Batches prepared ahead in a background thread (data, noise and coupling overlap the training
-    # step); 0 prepares each batch in the loop.
-    prefetch: int = 2
-    log_every: int = 100  # Steps between log lines (console and metrics.jsonl).
-    checkpoint_every: int = 1000  # Steps between checkpoints (one is always written at the end).
-    keep_checkpoints: int = 3  # How many of the newest step checkpoints to keep.
-    # Start from another run's EMA weights instead of a random initialisation: a checkpoint file, or
-    # a run directory for its newest checkpoint (relative to the working directory). Reflow fine-
-    # tunes the teacher this way (Liu et al. train 2-RF from the 1-RF weights). Empty: random
-    # initialisation. A resumed run ignores it.
-    init_from: str = ""
-
-
-@dataclass(frozen=True)
-class EvalVelocityGapConfig:
-    """eval.velocity_gap: Exposure-bias diagnostic (METHODS 8): on a fixed batch of real data, at
-    each t1 in times, the biased input x1_hat = z_t0 + (t1 - t0)*u_hat(z_t0, t0) of a one-step
-    Euler rollout from t0 = min(t1 + step, 1) and the clean state z_t1 of the same x, eps;
-    reports velocity_gap_<t1> = mean |u_hat(x1_hat, t1) - u_hat(z_t1, t1)|^2 per element and
-    velocity_gap_rel_<t1> (divided by mean |u_hat(z_t1, t1)|^2). Class-conditional models are
-    evaluated on the null class. Absent: off."""
-
-    n_samples: int = 256  # Real examples in the fixed batch.
-    # The times t1 (canonical, t = 0 data) at which the gap is measured.
-    times: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
-    step: float = 0.1  # The rollout's step t0 - t1 (e.g. 1/sampler.steps).
-
-
-@dataclass(frozen=True)
-class EvalFrequencyConfig:
-    """eval.frequency: Frequency diagnostic for image data (METHODS 8.5): the power ratio PFR(y)
-    = sum of |FFT2(y)|^2 inside normalised radius rho <= cutoff over the sum outside (DC in
-    the low band), per channel, batch mean, at each t in times of: the prediction u_hat(z_t,
-    t) (pfr_pred_<t>), the reference u = d_alpha*x + d_sigma*eps (pfr_ref_<t>), the prediction
-    error u_hat - u (pfr_error_<t>) and the exposure bias delta of a one-step rollout as in
-    eval.velocity_gap (pfr_bias_<t>). pfr_pred < pfr_ref at high t is the missing-low-
-    frequency signature. Absent: off."""
-
-    n_samples: int = 256  # Real examples in the fixed batch.
-    # The times t (canonical) at which the ratios are measured.
-    times: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
-    # Band edge rho_c (1 = Nyquist along an axis); the published cutoff is unknown, so only curves
-    # with the same cutoff compare.
-    cutoff: float = 0.5
-    step: float = 0.1  # The rollout's step t0 - t for pfr_bias.
-
-
-@dataclass(frozen=True)
-class EvalExposureBiasConfig:
-    """eval.exposure_bias: The exposure-bias metric of Ning et al. (ICLR 2024; METHODS 7.1),
-    computed with the spec's sampler on its grid: delta_t = (sigma_hat_t - sigma_t)^2, where
-    sigma_hat_t is the mean over dimensions of the standard deviation over samples of z_hat_t
-    - alpha_t*x and z_hat_t is the sampler's state at grid time t, built from real data x.
-    Reported per grid time (exposure_bias_<mode>_curve: t and delta), as its mean over the
-    grid times after the start (exposure_bias_<mode>) and at t = 0
-    (exposure_bias_<mode>_final); with sampler.epsilon_scaling also without the scaling (the
-    same keys ending in _no_es). Absent: not computed."""
-
-    # chain: forward-noise each x to the first grid time, z = alpha*x + sigma*eps, run the sampler
-    # and measure at every later grid time (the authors' x_t_distribution_consecutive_sampling; on a
-    # path with alpha_1 = 0 a chain from t = 1 has no link to x, so compare its values only between
-    # samplers or models on one grid). single_step: forward-noise x to each grid time, take one
-    # sampler step and measure at the next grid time (x_t_distribution_each_step). both: report
-    # both.
-    mode: str = "both"
-    # Real data points x (the held-out set; each with its own noise) the standard deviations are
-    # taken over (the authors' default 10,000).
-    n_samples: int = 1000
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    """eval: Frechet distance (torchmetrics) between the features of EMA samples and of training
-    images, plus a PNG grid of samples. Inception-v3 features (FID) need torch-fidelity and
-    its weights file already on disk (never downloaded at run time); digits data use a small
-    digits classifier the script trains deterministically and caches in the run directory,
-    reported as fd_digits ('digits-FD, not Inception FID')."""
-
-    kind: str = "fid"
-    n_samples: int = 1000  # Generated images compared (50000 for the published FID-50K).
-    # Training images the statistics are taken from, a fixed random subset (0: all of them).
-    reference_samples: int = 0
-    # auto: digits for data.kind digits, inception otherwise. inception: Inception-v3 pool features
-    # (torch-fidelity weights, FID). digits: the digits classifier's penultimate features (digits-
-    # FD, not FID).
-    features: str = "auto"
-    # Path of torch-fidelity's weights-inception-2015-12-05-6726825d.pth; empty: look in torch.hub's
-    # checkpoints directory.
-    inception_weights: str = ""
-    batch_size: int = 500  # Images sampled per batch during evaluation.
-    # Write samples_<step>.png, a grid of this many samples (from fixed noise, so grids compare over
-    # time); 0: none.
-    grid: int = 64
-    every: int = 0  # Steps between evaluations during training; 0 evaluates only at the end.
-    at_start: bool = False  # Also evaluate the untrained model at step 0.
-    velocity_gap: EvalVelocityGapConfig = EvalVelocityGapConfig()
-    frequency: EvalFrequencyConfig = EvalFrequencyConfig()
-    exposure_bias: EvalExposureBiasConfig = EvalExposureBiasConfig()
-
-
-@dataclass(frozen=True)
-class Config:
-    """The whole resolved spec; CONFIG below is its only instance."""
-
-    version: int = 1  # Spec format version. Required; the only supported value is 1.
-    # Experiment name: the output file is generated/<name>.py and the default run directory
-    # runs/<name>. Defaults to the spec file's stem. A Python identifier, so the script is
-    # importable by name.
-    name: str = "reflexflow_digits_ip"
-    # Free text shown in the generated script's docstring.
-    description: str = "ReflexFlow ablation on digits, FM with Input Perturbation (gamma 0.1)."
-    # Master seed: every random draw is a function of (seed, rank, step, stream), so a resumed run
-    # continues exactly.
-    seed: int = 0
-    data: DataConfig = DataConfig()
-    model: ModelConfig = ModelConfig()
-    path: PathConfig = PathConfig()
-    coupling: CouplingConfig = CouplingConfig()
-    loss: LossConfig = LossConfig()
-    weighting: WeightingConfig = WeightingConfig()
-    sampler: SamplerConfig = SamplerConfig()
-    train: TrainConfig = TrainConfig()
-    eval: EvalConfig = EvalConfig()
-
-
-CONFIG = Config()
+# The resolved spec, read as CONFIG.<section>.<option> (docs/spec-reference.md explains each).
+# fmt: off
+SPEC = {
+    "version": 1, "name": "reflexflow_digits_ip",
+    "description": "ReflexFlow ablation on digits, FM with Input Perturbation (gamma 0.1).",
+    "seed": 0, "data": {"kind": "digits", "size": 8, "hflip": False},
+    "model": {
+        "kind": "unet", "channels": 16, "channel_mult": [1, 2], "num_res_blocks": 1,
+        "attention_resolutions": [], "heads": 4, "head_channels": 16, "dropout": 0.0,
+        "scale_shift_norm": False, "norm_groups": 8, "time_scale": 1000.0, "num_classes": 0,
+        "label_dropout": 0.1, "guidance_scale": 1.0,
+    },
+    "path": {"kind": "rectified", "sigma_min": 0.0}, "coupling": {"kind": "independent"},
+    "loss": {
+        "kind": "cfm", "prediction": {"kind": "velocity"},
+        "input_perturbation": {"gamma": 0.1, "target": "clean"},
+    },
+    "weighting": {"kind": "uniform", "time_sampling": {"kind": "uniform", "shift": 1.0}},
+    "sampler": {"kind": "euler", "steps": 10, "t_max": 1.0, "grid": {"kind": "uniform"}},
+    "train": {
+        "steps": 1000, "batch_size": 64, "lr": 0.002, "lr_schedule": "constant",
+        "warmup_steps": 100, "betas": [0.9, 0.999], "weight_decay": 0.0, "adam_eps": 1e-08,
+        "grad_clip": 1.0, "ema_decay": 0.999, "ema_warmup": True, "t_min": 0.0, "t_max": 1.0,
+        "grad_accum": 1, "precision": "bf16", "compile": True, "channels_last": True, "tf32": True,
+        "fused_optimizer": True, "prefetch": 2, "log_every": 100, "checkpoint_every": 1000,
+        "keep_checkpoints": 3, "init_from": "",
+    },
+    "eval": {
+        "kind": "fid", "n_samples": 1000, "reference_samples": 0, "features": "auto",
+        "inception_weights": "", "batch_size": 500, "grid": 64, "every": 0, "at_start": False,
+        "velocity_gap": {"n_samples": 256, "times": [0.1, 0.3, 0.5, 0.7, 0.9], "step": 0.1},
+        "frequency": {
+            "n_samples": 256, "times": [0.1, 0.3, 0.5, 0.7, 0.9], "cutoff": 0.5, "step": 0.1,
+        },
+        "exposure_bias": {"mode": "both", "n_samples": 1000},
+    },
+}
+# fmt: on
+CONFIG = json.loads(json.dumps(SPEC), object_hook=lambda d: SimpleNamespace(**d))
+SPEC_SHA256 = hashlib.sha256(
+    json.dumps(SPEC, sort_keys=True, separators=(",", ":")).encode()
+).hexdigest()  # the header's hash, checked against every checkpoint
 
 
 # -------------------------------------------------------------------------------------------- Setup
-# Random streams: every draw comes from a generator seeded by (seed, rank, step, stream), so a run
-# resumed at step k draws exactly what an uninterrupted run draws from step k on.
-STREAM_DATA = 1
-STREAM_NOISE = 2
-STREAM_TIME = 3
-STREAM_HELDOUT = 4
-STREAM_EVAL = 5
-STREAM_AUGMENT = 6
-STREAM_DROPOUT = 7
-STREAM_LABELS = 8
-STREAM_COUPLING = 9
-_MASK64 = (1 << 64) - 1
-
-
 def die(message: str) -> NoReturn:
     """Stop with a message that says what to do; SystemExit prints it without a traceback."""
     raise SystemExit(f"error: {message}")
@@ -484,50 +93,29 @@ def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
-@dataclass(frozen=True)
-class Runtime:
-    """Where this process runs: its DDP rank (0 of 1 without torchrun), device and seed."""
-
-    rank: int
-    local_rank: int
-    world_size: int
-    device: torch.device
-    seed: int
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def pick_device(flag: str, local_rank: int) -> torch.device:
-    if flag == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    device = torch.device(flag)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        die(f"--device {flag}: CUDA is not available here; use --device cpu")
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
-    return device
+# Where this process runs: its DDP rank (0 of 1 without torchrun), the world size, device and seed.
+Runtime = collections.namedtuple("Runtime", "rank world_size device seed")
 
 
 def setup_distributed(device_flag: str, seed: int) -> Runtime:
-    """DDP only when torchrun set RANK and WORLD_SIZE: NCCL on CUDA, gloo on CPU."""
-    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
-        return Runtime(0, 0, 1, pick_device(device_flag, 0), seed)
-    rank = int(os.environ["RANK"])
-    world_size = int(os.environ["WORLD_SIZE"])
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = pick_device(device_flag, local_rank)
+    """DDP only when torchrun set RANK: NCCL on CUDA, gloo on the CPU."""
+    rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    try:
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        device = device if device_flag == "auto" else torch.device(device_flag)
+    except RuntimeError:
+        die(f"--device {device_flag}: not a device; use auto, cpu, cuda or cuda:N")
     if device.type == "cuda":
+        if not torch.cuda.is_available():
+            die(f"--device {device_flag}: CUDA is not available here; use --device cpu")
+        index = int(os.environ.get("LOCAL_RANK", 0)) if device.index is None else device.index
+        device = torch.device("cuda", index)
         torch.cuda.set_device(device)
-    backend = "nccl" if device.type == "cuda" else "gloo"
-    torch.distributed.init_process_group(backend=backend)
-    return Runtime(rank, local_rank, world_size, device, seed)
-
-
-def cleanup_distributed() -> None:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = CONFIG.train.tf32
+        torch.backends.cudnn.benchmark = True
+    if "RANK" in os.environ:
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Runtime(rank, world_size, device, seed)
 
 
 def barrier(rt: Runtime) -> None:
@@ -536,78 +124,40 @@ def barrier(rt: Runtime) -> None:
 
 
 def print0(rt: Runtime, *args: object) -> None:
-    if rt.is_main:
+    if rt.rank == 0:
         print(*args, flush=True)
 
 
-def seed_for(seed: int, rank: int, step: int, stream: int) -> int:
-    """Mix (seed, rank, step, stream) into one 63-bit seed with SplitMix64 rounds."""
-    x = 0
-    for value in (seed, rank, step, stream):
-        x = ((x ^ value) + 0x9E3779B97F4A7C15) & _MASK64
-        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-        x ^= x >> 31
-    return x >> 1
+def seed_for(seed: int, rank: int, step: int, stream: str) -> int:
+    """One 63-bit seed for (seed, rank, step, stream), from their sha256."""
+    digest = hashlib.sha256(f"{seed}/{rank}/{step}/{stream}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
 
 
-def generator_for(
-    rt: Runtime, step: int, stream: int, device: torch.device | str = "cpu", rank: int | None = None
-) -> torch.Generator:
-    """A fresh generator for one (seed, rank, step, stream); rank defaults to this process's."""
-    g = torch.Generator(device=device)
-    g.manual_seed(seed_for(rt.seed, rt.rank if rank is None else rank, step, stream))
-    return g
-
-
-def configure_backends(rt: Runtime) -> None:
-    """Apply train.tf32 on CUDA; elsewhere say once which GPU-only train settings are ignored."""
-    tr = CONFIG.train
-    if rt.device.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = tr.tf32
-        torch.backends.cudnn.allow_tf32 = tr.tf32
-        torch.backends.cudnn.benchmark = True
-        return
-    gpu_only = {
-        f"precision {tr.precision}": tr.precision != "fp32",
-        "compile": tr.compile,
-        "channels_last": tr.channels_last,
-        "tf32": tr.tf32,
-        "fused_optimizer": tr.fused_optimizer,
-    }
-    ignored = [name for name, on in gpu_only.items() if on]
-    if ignored:
-        print0(rt, f"note: on {rt.device} the GPU-only settings {', '.join(ignored)} are ignored")
+def generator_for(rt: Runtime, step: int, stream: str, rank: int | None = None) -> torch.Generator:
+    """A CPU generator for one (seed, rank, step, stream), rank defaulting to this process's. Every
+    draw comes from one, so a run resumed at step k draws what an uninterrupted one draws from k on,
+    on any device."""
+    seed = seed_for(rt.seed, rt.rank if rank is None else rank, step, stream)
+    return torch.Generator().manual_seed(seed)
 
 
 def autocast_context(rt: Runtime) -> contextlib.AbstractContextManager:
     """bf16/fp16 autocast on CUDA per train.precision; float32 (no autocast) otherwise."""
-    precision = CONFIG.train.precision
-    if rt.device.type != "cuda" or precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(CONFIG.train.precision)
+    cuda = rt.device.type == "cuda" and dtype is not None
+    return torch.autocast("cuda", dtype=dtype) if cuda else contextlib.nullcontext()
 
 
-def write_provenance(out_dir: Path, rt: Runtime, argv: list[str]) -> None:
-    """Rank 0 writes the spec, a copy of this script and the environment into the run directory."""
-    if not rt.is_main:
-        return
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "spec.yaml").write_text(SPEC_YAML, encoding="utf-8")
-    (out_dir / "script.py").write_text(Path(__file__).read_text(encoding="utf-8"), encoding="utf-8")
-    env = {
-        "spec_sha256": SPEC_SHA256,
-        "argv": list(argv),
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "device": str(rt.device),
-        "device_name": torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else "cpu",
-        "world_size": rt.world_size,
-        "seed": rt.seed,
-    }
-    (out_dir / "env.json").write_text(json.dumps(env, indent=2) + "\n", encoding="utf-8")
+def write_provenance(out_dir: Path, rt: Runtime) -> None:
+    """The run's origin in out_dir: the spec (as JSON, which is YAML), this script and env.json."""
+    (out_dir / "spec.yaml").write_text(json.dumps(SPEC, indent=2) + "\n")
+    shutil.copyfile(__file__, out_dir / "script.py")
+    cuda = rt.device.type == "cuda"
+    env = {"spec_sha256": SPEC_SHA256, "argv": sys.argv, "python": sys.version.split()[0]}
+    env.update(torch=torch.__version__, cuda=torch.version.cuda, world_size=rt.world_size)
+    env.update(device=torch.cuda.get_device_name(rt.device) if cuda else "cpu", seed=rt.seed)
+    (out_dir / "env.json").write_text(json.dumps(env, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------------------------- Data
@@ -632,45 +182,26 @@ def load_dataset() -> tuple[Tensor, Tensor]:
 
 
 _DATASET: tuple[Tensor, Tensor | None] | None = None
-_DATASET_LOCK = threading.Lock()
-_PERMUTATIONS: dict[tuple[int, int], Tensor] = {}
 
 
 def dataset() -> tuple[Tensor, Tensor | None]:
-    """The whole dataset in memory, loaded once per process: (examples (N, *DATA_SHAPE), labels
-    (N,) int64 or None). uint8 images are kept as uint8 and scaled per batch."""
+    """The whole dataset in memory, loaded once per process (train() loads it before the data
+    worker starts, which then shares it): (examples (N, *DATA_SHAPE), labels (N,) int64 or None).
+    uint8 images are kept as uint8 and scaled per batch."""
     global _DATASET
-    with _DATASET_LOCK:
-        if _DATASET is None:
-            images, labels = load_dataset()
-            if tuple(images.shape[1:]) != DATA_SHAPE or len(images) == 0:
-                got = tuple(images.shape)
-                die(f"{CONFIG.data.kind}: expected examples of shape {DATA_SHAPE}, got {got}")
-            if labels is not None and labels.shape != (len(images),):
-                die(f"{CONFIG.data.kind}: {len(labels)} labels for {len(images)} examples")
-            _DATASET = (images, labels)
-        return _DATASET
+    if _DATASET is None:
+        images, labels = load_dataset()
+        if tuple(images.shape[1:]) != DATA_SHAPE or len(images) == 0:
+            die(f"{CONFIG.data.kind}: data of shape {tuple(images.shape)}, not (N, *{DATA_SHAPE})")
+        if labels is not None and labels.shape != (len(images),):
+            die(f"{CONFIG.data.kind}: {len(labels)} labels for {len(images)} examples")
+        _DATASET = (images, labels)
+    return _DATASET
 
 
 def to_model_range(images: Tensor) -> Tensor:
     """uint8 pixels [0, 255] -> float32 [-1, 1]; float arrays pass through as float32."""
-    if images.dtype == torch.uint8:
-        return images.float() / 127.5 - 1.0
-    return images.float()
-
-
-def epoch_permutation(seed: int, epoch: int, n: int) -> Tensor:
-    """The order of epoch `epoch`: one permutation of the n examples, the same on every rank."""
-    key = (seed, epoch)
-    with _DATASET_LOCK:
-        perm = _PERMUTATIONS.get(key)
-        if perm is None:
-            g = torch.Generator().manual_seed(seed_for(seed, 0, epoch, STREAM_DATA))
-            perm = torch.randperm(n, generator=g)
-            if len(_PERMUTATIONS) >= 4:  # at most two epochs are in use at a time
-                _PERMUTATIONS.pop(next(iter(_PERMUTATIONS)))
-            _PERMUTATIONS[key] = perm
-        return perm
+    return images.float() / 127.5 - 1.0 if images.dtype == torch.uint8 else images.float()
 
 
 def data_indices(rt: Runtime, step: int, batch_size: int) -> Tensor:
@@ -683,53 +214,60 @@ def data_indices(rt: Runtime, step: int, batch_size: int) -> Tensor:
     the data position is the step itself: resuming needs no data-loader state.
     """
     n = len(dataset()[0])
-    start = (step * rt.world_size + rt.rank) * batch_size
-    positions = torch.arange(start, start + batch_size)
-    epochs = positions // n
+    positions = torch.arange(batch_size) + (step * rt.world_size + rt.rank) * batch_size
     indices = torch.empty(batch_size, dtype=torch.long)
-    for epoch in epochs.unique().tolist():
-        here = epochs == epoch
-        indices[here] = epoch_permutation(rt.seed, epoch, n)[positions[here] % n]
+    for epoch in (positions // n).unique().tolist():
+        here = positions // n == epoch
+        g = torch.Generator().manual_seed(seed_for(rt.seed, 0, epoch, "data"))
+        indices[here] = torch.randperm(n, generator=g)[positions[here] % n]
     return indices
 
 
 def batch_for_step(rt: Runtime, step: int, batch_size: int) -> tuple[Tensor, Tensor | None]:
-    """This rank's (images in [-1, 1], labels or None) for one step: a pure function of
+    """This rank's (images in [-1, 1], labels or None) for one step, on the CPU: a pure function of
     (seed, rank, step)."""
     images, labels = dataset()
     idx = data_indices(rt, step, batch_size)
     x = to_model_range(images[idx])
-    y = labels[idx].to(rt.device) if labels is not None else None
-    return x.to(rt.device), y
+    return x, None if labels is None else labels[idx]
 
 
 def reference_images(n: int, seed: int) -> Tensor:
     """n training examples for evaluation statistics (all when n is 0 or too large), a fixed
     random subset in [0, 1], float32 on the CPU; unflipped."""
     images, _ = dataset()
-    total = len(images)
-    if 0 < n < total:
-        g = torch.Generator().manual_seed(seed_for(seed, 0, 0, STREAM_HELDOUT))
-        images = images[torch.randperm(total, generator=g)[:n]]
+    if 0 < n < len(images):
+        g = torch.Generator().manual_seed(seed_for(seed, 0, 0, "heldout"))
+        images = images[torch.randperm(len(images), generator=g)[:n]]
     return ((to_model_range(images) + 1.0) / 2.0).clamp(0.0, 1.0)
 
 
 def heldout_data(rt: Runtime, n: int, part: int = 0) -> Tensor:
     """n training examples in the model's range (float32, CPU), a fixed random subset per `part`:
-    the reference set of eval.kind w2 (there is no separate held-out split)."""
+    the reference set of eval.kind w2 and of the diagnostics (there is no held-out split)."""
     images, _ = dataset()
-    g = torch.Generator().manual_seed(seed_for(rt.seed, 0, part, STREAM_HELDOUT))
+    g = torch.Generator().manual_seed(seed_for(rt.seed, 0, part, "heldout"))
     return to_model_range(images[torch.randperm(len(images), generator=g)[:n]])
 
 
 # -------------------------------------------------------------------------------------------- Model
 def timestep_features(t: Tensor, dim: int, scale: float) -> Tensor:
     """Sinusoidal features of scale*t at frequencies 10000^(-k/(dim/2)), k = 0 .. dim/2 - 1."""
-    half = dim // 2
-    k = torch.arange(half, device=t.device, dtype=torch.float32)
-    freqs = torch.exp(-math.log(10000.0) * k / half)
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(dim // 2, device=t.device) / (dim // 2))
     angles = (scale * t.float())[:, None] * freqs[None, :]
     return torch.cat([torch.cos(angles), torch.sin(angles)], dim=1)
+
+
+class Embedding(nn.Module):
+    """The conditioning vector: an MLP of the time features (unconditional: labels are ignored)."""
+
+    def __init__(self, features: int, dim: int, act: type[nn.Module] = nn.SiLU):
+        super().__init__()
+        self.features = features
+        self.mlp = nn.Sequential(nn.Linear(features, dim), act(), nn.Linear(dim, dim))
+
+    def forward(self, t: Tensor, _y: Tensor | None) -> Tensor:
+        return self.mlp(timestep_features(t, self.features, CONFIG.model.time_scale))
 
 
 def zero_init(module: nn.Module) -> nn.Module:
@@ -744,8 +282,8 @@ def group_norm(channels: int) -> nn.GroupNorm:
 
 
 class ResBlock(nn.Module):
-    """GroupNorm-SiLU-conv, the embedding added before the second GroupNorm,
-    GroupNorm-SiLU-dropout-conv (zero-initialised), plus a skip (1x1 conv when channels change)."""
+    """GroupNorm-SiLU-conv, the embedding, GroupNorm-SiLU-dropout-conv (zero-initialised), plus a
+    skip (1x1 conv when channels change)."""
 
     def __init__(self, c_in: int, c_out: int, emb_dim: int, dropout: float):
         super().__init__()
@@ -826,9 +364,7 @@ class UNet(nn.Module):
         m = CONFIG.model
         ch = m.channels
         emb_dim = 4 * ch
-        self.time_embed = nn.Sequential(
-            nn.Linear(ch, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
-        )
+        self.embed = Embedding(ch, emb_dim)
 
         def heads(c: int) -> int:
             return c // m.head_channels if m.head_channels else m.heads
@@ -873,9 +409,7 @@ class UNet(nn.Module):
         )
 
     def forward(self, z: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
-        """Unconditional: the label slot y is ignored."""
-        m = CONFIG.model
-        emb = self.time_embed(timestep_features(t, m.channels, m.time_scale))
+        emb = self.embed(t, y)
         h = self.inp(z)
         skips = [h]
         for stage in self.down:
@@ -895,8 +429,6 @@ def build_model() -> nn.Module:
 # --------------------------------------------------------------------------------------------- Path
 # rectified: z_t = (1 - t)*x + t*eps, so alpha_t = 1 - t, sigma_t = t and the conditional velocity
 # is u = eps - x (constant along each straight line from data x at t = 0 to noise eps at t = 1).
-
-
 def alpha(t: Tensor) -> Tensor:
     return 1.0 - t
 
@@ -913,122 +445,50 @@ def d_sigma(t: Tensor) -> Tensor:
     return torch.ones_like(t)
 
 
-def kappa(t: Tensor) -> Tensor:
-    """kappa_t = d(sigma_t)*alpha_t - d(alpha_t)*sigma_t = 1, the denominator of the conversions."""
-    return torch.ones_like(t)
-
-
-def log_snr(t: Tensor) -> Tensor:
-    """lambda_t = log(alpha_t^2 / sigma_t^2) = 2 log((1 - t)/t); +inf at t = 0, -inf at t = 1."""
-    return 2.0 * (torch.log1p(-t) - torch.log(t))
-
-
-def time_from_log_snr(lam: Tensor) -> Tensor:
-    """The inverse of log_snr: t = sigmoid(-lambda/2)."""
-    return torch.sigmoid(-0.5 * lam)
-
-
-def expand_t(t: Tensor, like: Tensor) -> Tensor:
-    """Shape a per-sample time (B,) to broadcast against a batch like (B, ...)."""
-    return t.reshape((-1,) + (1,) * (like.dim() - 1))
-
-
 def interpolate(x: Tensor, eps: Tensor, t: Tensor) -> Tensor:
     """z_t = alpha_t*x + sigma_t*eps for per-sample times t of shape (B,)."""
-    tt = expand_t(t, x)
+    tt = t.view(-1, *[1] * (x.dim() - 1))
     return alpha(tt) * x + sigma(tt) * eps
 
 
 def target_velocity(x: Tensor, eps: Tensor, t: Tensor) -> Tensor:
     """u_t = d(alpha_t)*x + d(sigma_t)*eps = dz_t/dt, the conditional velocity."""
-    tt = expand_t(t, x)
+    tt = t.view(-1, *[1] * (x.dim() - 1))
     return d_alpha(tt) * x + d_sigma(tt) * eps
 
 
+def path_at(t: float) -> tuple[float, float, float, float]:
+    """(alpha_t, sigma_t, d(alpha_t), d(sigma_t)) at one time, in float64: the coefficients of a
+    sampler step (all samples share the grid time)."""
+    tt = torch.tensor(t, dtype=torch.float64)
+    return float(alpha(tt)), float(sigma(tt)), float(d_alpha(tt)), float(d_sigma(tt))
+
+
 # ----------------------------------------------------------------------------------------- Coupling
-def couple(x: Tensor, eps: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor, Tensor | None]:
-    """independent: keep the pairs as drawn (x and eps are independent draws)."""
+# independent: the noise of each data point is drawn independently of it (no pairing step).
+def coupled_batch(rt: Runtime, step: int, batch_size: int) -> tuple[Tensor, Tensor, Tensor | None]:
+    """One step's training pairs (x, eps, labels) on the CPU: this rank's data and noise, coupled. A
+    pure function of (seed, rank, step), so a resumed run trains on exactly the same pairs."""
+    x, y = batch_for_step(rt, step, batch_size)
+    eps = torch.randn(x.shape, generator=generator_for(rt, step, "noise"), dtype=x.dtype)
     return x, eps, y
 
 
-def coupled_batch(rt: Runtime, step: int, batch_size: int) -> tuple[Tensor, Tensor, Tensor | None]:
-    """One step's training pairs (x, eps, labels): data, noise from this rank's NOISE stream, coupled.
-
-    A pure function of (seed, rank, step), so a resumed run trains on exactly the same pairs.
-    """
-    x, y = batch_for_step(rt, step, batch_size)
-    g = generator_for(rt, step, STREAM_NOISE, rt.device)
-    eps = torch.randn(x.shape, generator=g, device=rt.device, dtype=x.dtype)
-    return couple(x, eps, y)
-
-
 # --------------------------------------------------------------------------------------------- Loss
-def draw_time(n: int, generator: torch.Generator, device: torch.device) -> Tensor:
-    """uniform: tau ~ U(0, 1)."""
-    return torch.rand(n, generator=generator, device=device)
+def sample_time(n: int, generator: torch.Generator) -> Tensor:
+    """Training times on the CPU: tau ~ U(0, 1)."""
+    tau = torch.rand(n, generator=generator)
+    return tau
 
 
-def sample_time(n: int, generator: torch.Generator, device: torch.device) -> Tensor:
-    """Training times: tau ~ pi(t) on [0, 1], mapped onto [train.t_min, train.t_max]."""
-    tau = draw_time(n, generator, device)
-    lo, hi = CONFIG.train.t_min, CONFIG.train.t_max
-    return lo + (hi - lo) * tau
+# Samplers see the network as a field u(z, t) or (x_hat, eps_hat)(z, t) of one grid time t, in z's
+# dtype.
+Field = Callable[[Tensor, float], Tensor]
 
 
-def weight(t: Tensor) -> Tensor:
-    """W_v(t) = 1 on the squared velocity error: plain flow matching."""
-    return torch.ones_like(t)
-
-
-# prediction velocity: the network outputs u_hat directly (flow matching). Its data and noise
-# views: x_hat = (d_sigma*z - sigma*u_hat)/kappa, eps_hat = (alpha*u_hat - d_alpha*z)/kappa.
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """One network evaluation at (z_t, t) in the three views the samplers use."""
-
-    velocity: Tensor  # u_hat, dz_t/dt
-    x0: Tensor  # x_hat, the denoised data
-    eps: Tensor  # eps_hat, the noise; the score is -eps_hat/sigma_t
-
-
-def predict(model: nn.Module, z: Tensor, t: Tensor, y: Tensor | None = None) -> Prediction:
-    """Every network evaluation of every sampler goes through here: the raw output converted by the
-    prediction's formulas into the velocity, data and noise views, in float32 (or z's wider dtype)
-    also under reduced-precision autocast. Never called at t = 0 by the samplers."""
-    out = network_output(model, z, t, y)
-    dtype = torch.promote_types(torch.promote_types(out.dtype, z.dtype), torch.float32)
-    return views_from_output(out.to(dtype), z.to(dtype), t.to(dtype))
-
-
-def model_velocity(model: nn.Module, z: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
-    """The velocity u(z_t, t) the model predicts: the velocity view of predict()."""
-    return predict(model, z, t, y).velocity
-
-
-def network_output(model: nn.Module, z: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
-    """The network's raw output at (z_t, t): the velocity."""
-    return model(z, t, y)
-
-
-def output_target(x: Tensor, eps: Tensor, t: Tensor) -> Tensor:
-    """What the output regresses onto: the conditional velocity u_t."""
-    return target_velocity(x, eps, t)
-
-
-def velocity_error_gain(t: Tensor) -> Tensor:
-    """g_t with u_hat - u = g_t*(output - target): 1 for a velocity network."""
-    return torch.ones_like(t)
-
-
-def views_from_output(out: Tensor, z: Tensor, t: Tensor) -> Prediction:
-    """The views of a velocity output."""
-    tt = expand_t(t, z)
-    a, s, k = alpha(tt), sigma(tt), kappa(tt)
-    x0 = (d_sigma(tt) * z - s * out) / k
-    eps = (a * out - d_alpha(tt) * z) / k
-    return Prediction(velocity=out, x0=x0, eps=eps)
+def velocity_field(model: nn.Module, y: Tensor | None = None) -> Field:
+    """u(z, t): the network's own output."""
+    return lambda z, t: model(z, z.new_full((len(z),), t), y).to(z.dtype)
 
 
 def perturbed_input(x: Tensor, eps: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
@@ -1042,37 +502,21 @@ def perturbed_input(x: Tensor, eps: Tensor, t: Tensor) -> tuple[Tensor, Tensor]:
     # target clean: the target of the unperturbed (x, eps), e.g. u = d_alpha*x + d_sigma*eps; an
     # exact fit then has eps_hat = eps - (d_alpha*sigma/kappa)*gamma*xi. (Alternative
     # eps_consistent: the target whose noise view is exactly eps at z~.)
-    return z, output_target(x, eps, t)
+    return z, target_velocity(x, eps, t)
 
 
 def loss_fn(
     model: nn.Module, x: Tensor, eps: Tensor, t: Tensor, y: Tensor | None = None
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """Conditional flow matching: mean_b W_v(t_b) * mean_d (u_theta(z_t, t) - u_t)^2.
-
-    The network predicts the velocity, so its output error is the velocity error.
-    With Input Perturbation (gamma = loss.input_perturbation.gamma) on the network's input.
-    Returns the loss and its named terms (detached) for the log.
-    """
-    z, target = perturbed_input(x, eps, t)
-    error = network_output(model, z, t, y).float() - target.float()
-    per_sample = error.square().flatten(1).mean(dim=1)
-    loss = (weight(t) * per_sample).mean()
-    return loss, {}
+    """Conditional flow matching: the batch mean of the mean squared error of the network's output
+    at (z_t, t) (z_t with Input Perturbation) against its target; returns it and the terms to log
+    (none)."""
+    z0, target = perturbed_input(x, eps, t)
+    error = (model(z0, t, y).float() - target.float()).square()
+    return error.mean(), {}
 
 
 # ------------------------------------------------------------------------------------------ Sampler
-def grid_time(z: Tensor, t: float) -> Tensor:
-    """A grid time as the per-sample time tensor (B,) that predict() takes, in z's dtype."""
-    return torch.full((z.shape[0],), t, device=z.device, dtype=z.dtype)
-
-
-def path_at(t: float) -> tuple[float, float]:
-    """(alpha_t, sigma_t) at one grid time, in float64."""
-    tt = torch.tensor(t, dtype=torch.float64)
-    return float(alpha(tt)), float(sigma(tt))
-
-
 def time_grid(steps: int) -> list[float]:
     """uniform: t_i = t_max*(1 - i/N) for i = 0 .. N, computed in float64; t_N = 0 exactly."""
     t_max = CONFIG.sampler.t_max
@@ -1081,42 +525,32 @@ def time_grid(steps: int) -> list[float]:
 
 @torch.no_grad()
 def sample_steps(
-    model: nn.Module,
-    z: Tensor,
-    steps: int | None = None,
-    y: Tensor | None = None,
-    generator: torch.Generator | None = None,
-    start: int = 0,
+    model: nn.Module, z: Tensor, steps: int | None = None, y: Tensor | None = None, start: int = 0
 ) -> Iterator[tuple[float, Tensor, int]]:
     """Euler from grid time t_start (z is the state there) to 0: z_s = z_t + (s - t)*u(z_t, t).
-    Yields (s, z_s, NFE so far) after every step; NFE = steps from the start of the grid.
-
-    On the rectified path this is DDIM. The last step lands on t = 0 from a prediction at t_1 > 0;
-    the model is never evaluated at 0. Deterministic: `generator` is unused.
-    """
+    Yields (s, z_s, NFE so far) after every step; the model is never evaluated at t = 0. On the
+    rectified path this is DDIM."""
     grid = time_grid(steps or CONFIG.sampler.steps)
-    nfe = 0
+    for i, t, s, u in grid_steps(velocity_field(model, y), grid, start):
+        z = z + (s - t) * u(z, t)
+        yield s, z, i + 1 - start
+
+
+def grid_steps(field: Field, grid: list[float], start: int) -> Iterator[tuple]:
+    """The steps (i, t_i, t_(i+1), field) of a time grid from index start. Every sampler takes its
+    steps and its field from here, so a per-step change of the field is made in this one place."""
     for i in range(start, len(grid) - 1):
-        t, s = grid[i], grid[i + 1]
-        z = z + (s - t) * predict(model, z, grid_time(z, t), y).velocity
-        nfe += 1
-        yield s, z, nfe
+        yield i, grid[i], grid[i + 1], field
 
 
 @torch.no_grad()
 def sample(
-    model: nn.Module,
-    eps: Tensor,
-    steps: int | None = None,
-    y: Tensor | None = None,
-    generator: torch.Generator | None = None,
+    model: nn.Module, eps: Tensor, steps: int | None = None, y: Tensor | None = None
 ) -> tuple[Tensor, int]:
-    """Samples from the noise eps: sample_steps from the start state sigma(t_max)*eps (exact when
-    alpha(t_max) = 0) down to t = 0. Returns (samples, NFE). The noise of a stochastic sampler comes
-    from `generator` (or torch's global RNG without one).
-    """
-    z, nfe = path_at(time_grid(steps or CONFIG.sampler.steps)[0])[1] * eps, 0
-    for _, z, nfe in sample_steps(model, z, steps, y, generator):
+    """Samples from the noise eps, integrated from sigma(t_0)*eps at the grid's first time down to
+    t = 0 (exact when alpha(t_0) = 0). Returns (samples, NFE)."""
+    z = sigma(eps.new_tensor(time_grid(steps or CONFIG.sampler.steps)[0])) * eps
+    for _, z, nfe in sample_steps(model, z, steps, y):
         pass
     return z, nfe
 
@@ -1252,14 +686,14 @@ def frechet_metric(rt: Runtime, out_dir: Path | None) -> tuple[object, str]:
 @torch.no_grad()
 def generate_images(model: nn.Module, rt: Runtime, n: int) -> Iterator[tuple[Tensor, int]]:
     """n samples in [0, 1] in batches of eval.batch_size, with the NFE of each batch. The noise of
-    batch i comes from the (seed, 0, i, EVAL) stream, the same at every evaluation."""
+    batch i comes from the (seed, 0, i, "eval") stream, the same at every evaluation."""
     for i, start in enumerate(range(0, n, CONFIG.eval.batch_size)):
         m = min(CONFIG.eval.batch_size, n - start)
-        g = generator_for(rt, i, STREAM_EVAL, rank=0)
+        g = generator_for(rt, i, "eval", rank=0)
         eps = torch.randn((m, *DATA_SHAPE), generator=g).to(rt.device)
         y = None
         with autocast_context(rt):
-            samples, nfe = sample(model, eps, y=y, generator=g)
+            samples, nfe = sample(model, eps, y=y)
         yield ((samples.float() + 1.0) / 2.0).clamp(0.0, 1.0), nfe
 
 
@@ -1296,23 +730,21 @@ def evaluate(model: nn.Module, rt: Runtime, step: int, out_dir: Path | None = No
     reference training images, labelled with its features (fd_features), plus samples_<step>.png
     with the first eval.grid samples (the same noise every time).
     """
-    was_training = model.training
-    model.eval()
     metric, label = frechet_metric(rt, out_dir)
     grid: list[Tensor] = []
     nfe = 0
-    net = model
-    for images, nfe in generate_images(net, rt, CONFIG.eval.n_samples):
+    for images, nfe in generate_images(model, rt, CONFIG.eval.n_samples):
         metric.update(to_feature_input(images), real=False)
         grid.extend(images[: CONFIG.eval.grid - len(grid)].cpu())
     value = float(metric.compute())
-    model.train(was_training)
     if out_dir is not None and grid:
         save_png(out_dir / f"samples_{step:07d}.png", image_grid(torch.stack(grid)))
     return {FD_KEY: value, "fd_features": label, "nfe": nfe, "n_samples": CONFIG.eval.n_samples}
 
 
-def save_samples(out_dir: Path, samples: Tensor, seeds: list[int], rt: Runtime, step: int) -> None:
+def save_samples(
+    out_dir: Path, samples: Tensor, seeds: list[int], _rt: Runtime, _step: int
+) -> None:
     """One PNG per sample, named by its seed ({seed:06d}.png), at the data's resolution."""
     pixels = ((samples.float() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
     for seed, image in zip(seeds, pixels):
@@ -1328,45 +760,36 @@ def rollout_velocities(
     x1_hat = z_t0 + (t1 - t0)*u_hat(z_t0, t0). Returns u_hat(x1_hat, t1), u_hat(z_t1, t1) at the
     clean state of the same (x, eps), and the conditional velocity u_t1 (the unlabelled model:
     class-conditional networks see the null class)."""
-    n = x.shape[0]
     t0 = max(min(t1 + step, CONFIG.train.t_max), t1)
-    tt0 = torch.full((n,), t0, device=x.device, dtype=x.dtype)
-    tt1 = torch.full((n,), t1, device=x.device, dtype=x.dtype)
-    z0 = interpolate(x, eps, tt0)
-    x1_hat = z0 + (t1 - t0) * model_velocity(model, z0, tt0)
-    z1 = interpolate(x, eps, tt1)
-    biased = model_velocity(model, x1_hat, tt1)
-    clean = model_velocity(model, z1, tt1)
-    return biased, clean, target_velocity(x, eps, tt1)
+    u = velocity_field(model)
+    z0 = interpolate(x, eps, x.new_full((len(x),), t0))
+    biased = u(z0 + (t1 - t0) * u(z0, t0), t1)
+    tt1 = x.new_full((len(x),), t1)
+    return biased, u(interpolate(x, eps, tt1), t1), target_velocity(x, eps, tt1)
 
 
 def probe_batch(rt: Runtime, n: int) -> tuple[Tensor, Tensor]:
     """A fixed batch of n real examples and noises, the same at every evaluation."""
     x = heldout_data(rt, n).to(rt.device)
-    eps = torch.randn(x.shape, generator=generator_for(rt, 1, STREAM_EVAL, rank=0))
+    eps = torch.randn(x.shape, generator=generator_for(rt, 1, "eval", rank=0))
     return x, eps.to(rt.device)
 
 
 @torch.no_grad()
-def velocity_gap_diagnostics(
-    model: nn.Module, rt: Runtime, step: int, out_dir: Path | None
-) -> dict:
+def velocity_gap_diagnostics(model: nn.Module, rt: Runtime) -> dict:
     """eval.velocity_gap: at each t1 in eval.velocity_gap.times, the velocity gap between the
     biased input of a one-step rollout and the clean state (rollout_velocities):
     velocity_gap_<t1> = mean |u_hat(x1_hat, t1) - u_hat(z_t1, t1)|^2 per element, and
     velocity_gap_rel_<t1> = that divided by mean |u_hat(z_t1, t1)|^2."""
     cfg = CONFIG.eval.velocity_gap
-    was_training = model.training
-    model.eval()
     x, eps = probe_batch(rt, cfg.n_samples)
-    metrics: dict = {}
+    metrics = {}
     for t1 in cfg.times:
         biased, clean, _ = rollout_velocities(model, x, eps, t1, cfg.step)
         gap = float((biased - clean).double().square().mean())
         metrics[f"velocity_gap_{t1:g}"] = gap
         scale = max(float(clean.double().square().mean()), 1e-30)
         metrics[f"velocity_gap_rel_{t1:g}"] = gap / scale
-    model.train(was_training)
     return metrics
 
 
@@ -1385,15 +808,13 @@ def power_frequency_ratio(y: Tensor, cutoff: float) -> Tensor:
 
 
 @torch.no_grad()
-def frequency_diagnostics(model: nn.Module, rt: Runtime, step: int, out_dir: Path | None) -> dict:
+def frequency_diagnostics(model: nn.Module, rt: Runtime) -> dict:
     """eval.frequency: batch means of the low/high power ratio at each t in eval.frequency.times
     of the prediction u_hat(z_t, t) (pfr_pred_<t>), the conditional velocity u (pfr_ref_<t>), the
     prediction error u_hat - u (pfr_error_<t>) and the exposure bias delta = u_hat(x_hat, t) -
     u_hat(z_t, t) of a one-step rollout (pfr_bias_<t>). pfr_pred < pfr_ref at high t: the
     prediction lacks low frequencies there."""
     cfg = CONFIG.eval.frequency
-    was_training = model.training
-    model.eval()
     x, eps = probe_batch(rt, cfg.n_samples)
     metrics: dict = {}
     for t in cfg.times:
@@ -1401,7 +822,6 @@ def frequency_diagnostics(model: nn.Module, rt: Runtime, step: int, out_dir: Pat
         pairs = (("pred", clean), ("ref", u), ("error", clean - u), ("bias", biased - clean))
         for name, y in pairs:
             metrics[f"pfr_{name}_{t:g}"] = float(power_frequency_ratio(y, cfg.cutoff).mean())
-    model.train(was_training)
     return metrics
 
 
@@ -1421,7 +841,6 @@ def exposure_bias_curve(
     eps: Tensor,
     mode: str = "chain",
     steps: int | None = None,
-    generator: torch.Generator | None = None,
     batch_size: int | None = None,
 ) -> tuple[list[float], list[float]]:
     """(grid times t_1 .. t_N, delta at each) for data x and noise eps of the same shape, mode chain
@@ -1440,72 +859,49 @@ def exposure_bias_curve(
 
     for lo in range(0, n, size):
         xb, eb = x[lo : lo + size], eps[lo : lo + size]
-        if mode == "chain":
-            a, s = path_at(grid[0])
-            z = a * xb + s * eb
-            steps_ = sample_steps(model, z, steps, None, generator)
-            for index, (t, z_t, _) in enumerate(steps_, start=1):
+        for i in range(len(grid) - 1) if mode == "single_step" else [0]:
+            a, s, _, _ = path_at(grid[i])
+            states = sample_steps(model, a * xb + s * eb, steps, None, start=i)
+            for index, (t, z_t, _) in enumerate(states, start=i + 1):
                 record(index, t, z_t, xb)
-        else:
-            for i in range(len(grid) - 1):
-                a, s = path_at(grid[i])
-                z = a * xb + s * eb
-                steps_ = sample_steps(model, z, steps, None, generator, start=i)
-                t, z_t, _ = next(steps_)
-                record(i + 1, t, z_t, xb)
+                if mode == "single_step":
+                    break
     times, deltas = [], []
     for index in sorted(sums):
         total, squares = sums[index]
         var = ((squares - total.square() / n) / (n - 1)).clamp_min(0.0)
-        sigma_hat = float(var.sqrt().mean())
         times.append(grid[index])
-        deltas.append((sigma_hat - path_at(grid[index])[1]) ** 2)
+        deltas.append((float(var.sqrt().mean()) - path_at(grid[index])[1]) ** 2)
     return times, deltas
 
 
 @torch.no_grad()
-def exposure_bias_diagnostics(
-    model: nn.Module, rt: Runtime, step: int, out_dir: Path | None
-) -> dict:
+def exposure_bias_diagnostics(model: nn.Module, rt: Runtime) -> dict:
     """eval.exposure_bias on eval.exposure_bias.n_samples held-out points with their own noise (the
     same every evaluation): for each mode, exposure_bias_<mode> (mean delta over the grid times
     after the start), exposure_bias_<mode>_final (delta at t = 0) and exposure_bias_<mode>_curve
     ({t, delta})."""
-    cfg = CONFIG.eval.exposure_bias
-    modes = ["chain", "single_step"] if cfg.mode == "both" else [cfg.mode]
+    cfg, size = CONFIG.eval.exposure_bias, CONFIG.eval.batch_size
     x = heldout_data(rt, cfg.n_samples).to(rt.device)
-    g = generator_for(rt, EXPOSURE_BIAS_STREAM_STEP, STREAM_EVAL, rank=0)
+    g = generator_for(rt, EXPOSURE_BIAS_STREAM_STEP, "eval", rank=0)
     eps = torch.randn(x.shape, generator=g).to(rt.device)
-    was_training = model.training
-    model.eval()
-    metrics: dict = {}
-    variants = [("", None)]
-    for mode in modes:
-        for suffix, schedule in variants:
-            g_sampler = generator_for(rt, EXPOSURE_BIAS_STREAM_STEP + 1, STREAM_EVAL, rank=0)
-            with autocast_context(rt):
-                times, deltas = exposure_bias_curve(
-                    model,
-                    x,
-                    eps,
-                    mode,
-                    generator=g_sampler,
-                    batch_size=CONFIG.eval.batch_size,
-                )
+    variants = {"": contextlib.nullcontext}
+    metrics = {}
+    for mode in ["chain", "single_step"] if cfg.mode == "both" else [cfg.mode]:
+        for suffix, variant in variants.items():
+            g = generator_for(rt, EXPOSURE_BIAS_STREAM_STEP + 1, "eval", rank=0)
+            with autocast_context(rt), variant():
+                curve = exposure_bias_curve(model, x, eps, mode, batch_size=size)
+            times, deltas = curve
             key = f"exposure_bias_{mode}{suffix}"
             metrics[key] = sum(deltas) / len(deltas)
             metrics[f"{key}_final"] = deltas[-1]
             metrics[f"{key}_curve"] = {"t": times, "delta": deltas}
-    model.train(was_training)
     return metrics
 
 
 # --------------------------------------------------------------------------------------- Checkpoint
 CHECKPOINT_FORMAT = 1
-
-
-def checkpoint_path(out_dir: Path, step: int) -> Path:
-    return out_dir / "checkpoints" / f"step_{step:07d}.pt"
 
 
 def save_checkpoint(path: Path, state: dict) -> None:
@@ -1520,100 +916,38 @@ def save_checkpoint(path: Path, state: dict) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
 
 
 def list_checkpoints(out_dir: Path) -> list[Path]:
     """step_*.pt in the run's checkpoint directory, oldest first (by step, not by name)."""
-    found = []
-    for p in (out_dir / "checkpoints").glob("step_*.pt"):
-        digits = p.stem[len("step_") :]
-        if digits.isdigit():
-            found.append((int(digits), p))
-    return [p for _, p in sorted(found)]
+    found = [p for p in (out_dir / "checkpoints").glob("step_*.pt") if p.stem[5:].isdigit()]
+    return sorted(found, key=lambda p: int(p.stem[5:]))
 
 
-def find_latest(out_dir: Path) -> Path | None:
-    found = list_checkpoints(out_dir)
-    return found[-1] if found else None
-
-
-def prune_checkpoints(out_dir: Path, keep: int) -> None:
-    for p in list_checkpoints(out_dir)[:-keep]:
-        p.unlink(missing_ok=True)
-
-
-def load_checkpoint(path: Path, same_spec: bool = True) -> dict:
-    """Load with weights_only=True (plain types only); say what to do when it cannot be used.
-    same_spec: warn when the checkpoint was written by another spec's script."""
-    if not path.is_file():
-        die(f"checkpoint {path} not found. Pass --resume latest or the path of a step_*.pt file.")
+def load_checkpoint(out_dir: Path, which: str, same_spec: bool = True) -> dict:
+    """{"path": ..., **state} of checkpoint `which` (`latest` in out_dir, or a path), plain types
+    only (weights_only); says what to do when it cannot be used."""
+    path = Path(which) if which != "latest" else (list_checkpoints(out_dir) or [None])[-1]
+    if path is None or not path.is_file():
+        die(f"no checkpoint {which} in {out_dir / 'checkpoints'}: train first, or pass a step_*.pt")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+        assert isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT, "not ours"
     except Exception as exc:  # a truncated or foreign file: name it, do not print a traceback
         reason = (str(exc).splitlines() or [""])[0][:120]
         die(
             f"cannot read checkpoint {path} ({type(exc).__name__}: {reason}). "
-            "Delete it to resume from the one before, or pass another --resume path."
+            "Delete it to resume from the one before, or pass another checkpoint."
         )
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        die(f"{path} is not a checkpoint of this script (format {CHECKPOINT_FORMAT} expected)")
     if same_spec and state.get("spec_sha256") != SPEC_SHA256:
-        warn(
-            f"checkpoint spec sha256 {str(state.get('spec_sha256'))[:12]} differs from this "
-            f"script's {SPEC_SHA256[:12]}: it was written by another spec's script"
-        )
-    return state
-
-
-def rng_state(device: torch.device) -> dict:
-    """Every global RNG state, as plain types (weights_only loads them): torch, CUDA, Python's
-    random and NumPy's. The script's own draws need none of them (explicit generators are rebuilt
-    from the step, and the global torch RNG is reseeded every step); they are saved so that code
-    added by hand that draws from them resumes exactly too."""
-    version, mt, gauss = random.getstate()
-    state = {"torch": torch.get_rng_state(), "python": [version, list(mt), gauss]}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    try:
-        import numpy as np
-    except ImportError:
-        return state
-    kind, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)
-    keys = torch.from_numpy(keys.astype(np.int64))
-    state["numpy"] = [str(kind), keys, int(pos), int(has_gauss), float(cached)]
-    return state
-
-
-def set_rng_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    if "python" in state:
-        version, mt, gauss = state["python"]
-        random.setstate((version, tuple(mt), gauss))
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
-    if "numpy" in state:
-        import numpy as np
-
-        kind, keys, pos, has_gauss, cached = state["numpy"]
-        np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-
-
-def resolve_checkpoint(out_dir: Path, which: str) -> Path:
-    """`latest` (the newest step_*.pt in out_dir/checkpoints) or a path."""
-    if which == "latest":
-        path = find_latest(out_dir)
-        if path is None:
-            die(f"no step_*.pt in {out_dir / 'checkpoints'}: train first or pass a checkpoint")
-        return path
-    return Path(which)
+        warn(f"{path} was written by another spec's script (its spec sha256 differs)")
+    return {**state, "path": path}
 
 
 def load_ema_model(rt: Runtime, out_dir: Path, which: str) -> tuple[nn.Module, int]:
     """The EMA weights of a checkpoint in a fresh model, in eval mode, and the checkpoint's step."""
-    state = load_checkpoint(resolve_checkpoint(out_dir, which))
-    model = build_model()
+    state, model = load_checkpoint(out_dir, which), build_model()
     model.load_state_dict(state["ema"])
     return model.to(rt.device).eval().requires_grad_(False), int(state["step"])
 
@@ -1621,272 +955,160 @@ def load_ema_model(rt: Runtime, out_dir: Path, which: str) -> tuple[nn.Module, i
 # -------------------------------------------------------------------------------------------- Train
 def lr_at(step: int) -> float:
     """Learning rate for the update from step to step + 1: linear warm-up, then constant."""
-    tr = CONFIG.train
-    if step < tr.warmup_steps:
-        return tr.lr * (step + 1) / tr.warmup_steps
-    return tr.lr
-
-
-def ema_decay_at(step: int) -> float:
-    """min(ema_decay, (1 + step)/(10 + step)): the EMA tracks the weights closely early on."""
-    return min(CONFIG.train.ema_decay, (1 + step) / (10 + step))
+    return CONFIG.train.lr * min(1.0, (step + 1) / max(1, CONFIG.train.warmup_steps))
 
 
 @torch.no_grad()
-def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """ema <- decay*ema + (1 - decay)*model for parameters, all in one foreach call (one kernel
-    per group of tensors instead of one per tensor); buffers are copied."""
-    params = [p.detach() for p in model.parameters()]
-    torch._foreach_lerp_(list(ema.parameters()), params, 1.0 - decay)
+def update_ema(ema: nn.Module, model: nn.Module, step: int) -> None:
+    """ema <- d*ema + (1 - d)*model, d = min(ema_decay, (1 + step)/(10 + step)) so the EMA follows
+    the weights closely early on; buffers are copied."""
+    decay = min(CONFIG.train.ema_decay, (1 + step) / (10 + step))
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
     for b_ema, b in zip(ema.buffers(), model.buffers()):
         b_ema.copy_(b)
 
 
-def build_optimizer(model: nn.Module, device: torch.device | None = None) -> torch.optim.Optimizer:
-    """AdamW: the fused CUDA kernel on a GPU with train.fused_optimizer, else the multi-tensor
-    (foreach) implementation; the same update either way."""
-    tr = CONFIG.train
-    fused = device is not None and device.type == "cuda" and tr.fused_optimizer
-    return torch.optim.AdamW(
-        model.parameters(),
-        lr=tr.lr,
-        betas=tr.betas,
-        eps=tr.adam_eps,
-        weight_decay=tr.weight_decay,
-        fused=fused,
-        foreach=not fused,
-    )
+def build_optimizer(model: nn.Module, device: torch.device) -> torch.optim.Optimizer:
+    """AdamW, as the fused CUDA kernel with train.fused_optimizer on a GPU (the same update)."""
+    tr, fused = CONFIG.train, device.type == "cuda" and CONFIG.train.fused_optimizer
+    options = {"betas": tuple(tr.betas), "eps": tr.adam_eps, "weight_decay": tr.weight_decay}
+    return torch.optim.AdamW(model.parameters(), tr.lr, **options, fused=fused, foreach=not fused)
 
 
-class MetricsLog:
-    """metrics.jsonl: one JSON object per line, flushed at once; rank 0 only. On resume the lines
-    after the checkpoint's step are dropped, so the file reads like an uninterrupted run."""
-
-    def __init__(self, path: Path, enabled: bool, resume_step: int | None):
-        self.path = path
-        self.enabled = enabled
-        if enabled and resume_step is not None and path.exists():
-            kept = []
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:  # a line torn by the interruption
-                    continue
-                if record.get("step", 0) <= resume_step:
-                    kept.append(line)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-            os.replace(tmp, path)
-        elif enabled:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("", encoding="utf-8")
-
-    def write(self, record: dict) -> None:
-        if self.enabled:
-            with open(self.path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record, sort_keys=True) + "\n")
+def worker_batch(rt: Runtime, batch_size: int, step: int) -> tuple | str:
+    """coupled_batch in the data worker; a die() there becomes its message, for train() to say."""
+    try:
+        return coupled_batch(rt, step, batch_size)
+    except SystemExit as exc:
+        return str(exc)
 
 
-class Prefetcher:
-    """Runs make(step) for the next steps in a background thread, `depth` batches ahead, so data
-    loading and the coupling solve overlap the training step. make is a pure function of the step,
-    so what a step gets never depends on timing; an exception in the thread is re-raised here."""
-
-    def __init__(self, make: Callable[[int], tuple], start: int, stop: int, depth: int):
-        self.make = make
-        self.items: queue.Queue = queue.Queue(maxsize=depth)
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._run, args=(start, stop), daemon=True)
-        self.thread.start()
-
-    def _run(self, start: int, stop: int) -> None:
-        try:
-            for step in range(start, stop):
-                item = (step, self.make(step))
-                while not self.stopped.is_set():
-                    try:
-                        self.items.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if self.stopped.is_set():
-                    return
-        except BaseException as exc:  # handed to the training thread by get()
-            self.items.put((-1, exc))
-
-    def get(self, step: int) -> tuple:
-        got, item = self.items.get()
-        if isinstance(item, BaseException):
-            raise item
-        if got != step:
-            raise RuntimeError(f"prefetcher out of order: expected step {step}, got {got}")
-        return item
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join(timeout=5)
+def log_metrics(rt: Runtime, out_dir: Path, record: dict) -> None:
+    """Rank 0 appends the record to metrics.jsonl and prints its numbers on one line."""
+    if rt.rank == 0:
+        with open(out_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+        shown = "  ".join(f"{k} {v:.5g}" for k, v in record.items() if isinstance(v, float))
+        print(f"{record['split']:5s} step {record['step']:>8d}  {shown}", flush=True)
 
 
-def run_eval(ema: nn.Module, rt: Runtime, step: int, out_dir: Path, log: MetricsLog) -> dict:
-    """Rank 0 evaluates the EMA model and runs the spec's diagnostics; the other ranks wait."""
-    metrics: dict = {}
-    if rt.is_main:
-        start = time.perf_counter()
-        # evaluation must not move the global RNG: training continues exactly as without it
-        with torch.random.fork_rng(devices=[rt.device] if rt.device.type == "cuda" else []):
-            metrics = evaluate(ema, rt, step, out_dir)
-            metrics.update(velocity_gap_diagnostics(ema, rt, step, out_dir))
-            metrics.update(frequency_diagnostics(ema, rt, step, out_dir))
-            metrics.update(exposure_bias_diagnostics(ema, rt, step, out_dir))
-        shown = "  ".join(
-            f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}"
-            for k, v in sorted(metrics.items())
-            if not isinstance(v, (dict, list))  # curves go to metrics.jsonl only
-        )
-        print0(rt, f"eval  step {step:>8d}  {shown}  ({time.perf_counter() - start:.1f}s)")
-        log.write({"step": step, "split": "eval", **metrics})
-    barrier(rt)
+def measure(model: nn.Module, rt: Runtime, step: int, out_dir: Path | None) -> dict:
+    """The spec's eval and diagnostics of `model` (the EMA), on this rank."""
+    metrics = evaluate(model, rt, step, out_dir)
+    metrics.update(velocity_gap_diagnostics(model, rt))
+    metrics.update(frequency_diagnostics(model, rt))
+    metrics.update(exposure_bias_diagnostics(model, rt))
     return metrics
 
 
-def train(
-    rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None, seed_flag: bool = False
-) -> dict:
-    """Train to train.steps (or --max-steps), checkpointing and evaluating; returns the last eval.
+def run_eval(ema: nn.Module, rt: Runtime, step: int, out_dir: Path) -> None:
+    """Rank 0 measures the EMA model and logs it, leaving the global RNG as it was (training then
+    continues exactly as without it); the other ranks wait."""
+    if rt.rank == 0:
+        start = time.perf_counter()
+        with torch.random.fork_rng(devices=[rt.device] if rt.device.type == "cuda" else []):
+            metrics = {"step": step, "split": "eval", **measure(ema, rt, step, out_dir)}
+        log_metrics(rt, out_dir, {**metrics, "seconds": time.perf_counter() - start})
+    barrier(rt)
 
-    A resumed run keeps the checkpoint's seed unless --seed was given (seed_flag)."""
-    tr = CONFIG.train
-    if tr.batch_size % rt.world_size:
-        die(f"train.batch_size {tr.batch_size} is not divisible by the {rt.world_size} DDP ranks")
+
+def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None) -> None:
+    """Train to train.steps (or --max-steps), checkpointing and evaluating; a resumed run continues
+    exactly, with the checkpoint's seed."""
+    tr, cuda = CONFIG.train, rt.device.type == "cuda"
     local_batch = tr.batch_size // rt.world_size
-    if local_batch % tr.grad_accum:
-        die(f"each rank's batch {local_batch} is not divisible by train.grad_accum {tr.grad_accum}")
+    if tr.batch_size % rt.world_size or local_batch % tr.grad_accum:
+        die(
+            f"train.batch_size {tr.batch_size} does not split into {rt.world_size} DDP ranks of "
+            f"{tr.grad_accum} equal micro-batches (train.grad_accum): change either"
+        )
+    state = load_checkpoint(out_dir, resume) if resume is not None else None
+    rt = rt if state is None else rt._replace(seed=state["seed"])  # resume with its own seed
+    step = 0 if state is None else state["step"]
+    if rt.rank == 0:  # the log of a resumed run keeps its lines up to the checkpoint
+        out_dir.mkdir(parents=True, exist_ok=True)
+        log, kept = out_dir / "metrics.jsonl", []
+        for line in log.read_text().splitlines() if state is not None and log.exists() else []:
+            with contextlib.suppress(ValueError):  # a line torn by a kill is dropped
+                if json.loads(line)["step"] <= step:
+                    kept.append(line + "\n")
+        log.write_text("".join(kept))
+        write_provenance(out_dir, rt)
 
-    state = None
-    if resume is not None:
-        path = resolve_checkpoint(out_dir, resume)
-        state = load_checkpoint(path)
-        if not seed_flag:
-            rt = replace(rt, seed=int(state["seed"]))
-        elif state["seed"] != rt.seed:
-            warn(f"--seed {rt.seed} differs from the checkpoint's seed {state['seed']}")
-    write_provenance(out_dir, rt, sys.argv)
-    configure_backends(rt)
-    cuda = rt.device.type == "cuda"
-
-    torch.manual_seed(seed_for(rt.seed, 0, 0, 0))  # the same initial weights on every rank
+    torch.manual_seed(seed_for(rt.seed, 0, 0, "init"))  # the same initial weights on every rank
     model = build_model().to(rt.device)
     if cuda and tr.channels_last:
         model = model.to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model).requires_grad_(False).eval()
     optimizer = build_optimizer(model, rt.device)
-    step = 0
     if state is not None:
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
-        set_rng_state(state["rng"], rt.device)
-        step = int(state["step"])
-        print0(rt, f"resumed from {path} at step {step}")
-    # model stays the plain module (checkpoints save its state_dict, with no DDP or compile key
-    # prefixes); net is what the loss calls: DDP-wrapped under torchrun, compiled on a GPU.
-    net = model
+        print0(rt, f"resumed from {state['path']} at step {step}, seed {rt.seed}")
+    # model stays the plain module (its state_dict has no DDP or compile key prefixes); net is
+    # what the loss calls: DDP-wrapped under torchrun, compiled on a GPU.
+    ddp = None
     if rt.world_size > 1:
-        ids = [rt.device.index] if cuda else None
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
-    if cuda and tr.compile:
-        net = torch.compile(net)
-
+        ddp = torch.nn.parallel.DistributedDataParallel(model, [rt.device.index] if cuda else None)
+    net = torch.compile(ddp or model) if cuda and tr.compile else ddp or model
     last = tr.steps if max_steps is None else min(tr.steps, max_steps)
-    log = MetricsLog(out_dir / "metrics.jsonl", rt.is_main, step if state is not None else None)
-    n_params = sum(p.numel() for p in model.parameters())
-    print0(
-        rt,
-        f"{CONFIG.name}: spec sha256 {SPEC_SHA256[:12]}, {n_params:,} parameters, "
-        f"device {rt.device}, world size {rt.world_size}, seed {rt.seed}, steps {step} -> {last}",
-    )
-    metrics: dict = {}
+    print0(rt, f"{CONFIG.name}: {sum(p.numel() for p in model.parameters()):,} parameters, {rt}")
     if CONFIG.eval.at_start and step == 0:
-        metrics = run_eval(ema, rt, 0, out_dir, log)
+        run_eval(ema, rt, 0, out_dir)
 
-    loss_sum = torch.zeros((), device=rt.device)
-    term_sums: dict[str, Tensor] = {}
-    n_logged = 0
-    tick = time.perf_counter()
-    batches = Prefetcher(lambda s: coupled_batch(rt, s, local_batch), step, last, tr.prefetch)
-    while step < last:
-        x, eps, y = batches.get(step)
-        # Anything random inside the network (dropout) draws from the global RNG: reseed it from
-        # (seed, rank, step) so that those draws, too, are a pure function of the step.
-        torch.manual_seed(seed_for(rt.seed, rt.rank, step, STREAM_DROPOUT))
-        t = sample_time(x.shape[0], generator_for(rt, step, STREAM_TIME, rt.device), rt.device)
-        optimizer.zero_grad(set_to_none=True)
+    # A DataLoader worker process prepares the batches of the coming steps (train.prefetch ahead),
+    # taking data and coupling off the critical path; each is a pure function of its step, so
+    # timing never changes what a step gets. A missing input fails here, not in the worker.
+    coupled_batch(rt, step, local_batch)
+    workers = {"num_workers": 1, "prefetch_factor": tr.prefetch} if tr.prefetch else {}
+    make = functools.partial(worker_batch, rt, local_batch)
+    loader = torch.utils.data.DataLoader(range(step, last), None, collate_fn=make, **workers)
+    sums, n_logged, tick = {}, 0, time.perf_counter()
+    for batch in loader:
+        if isinstance(batch, str):
+            raise SystemExit(batch)
+        x, eps, y = (None if v is None else v.to(rt.device, non_blocking=True) for v in batch)
+        # Anything random inside the network or the loss (dropout) draws from the global RNG:
+        # reseed it from (seed, rank, step) so those draws, too, are a pure function of the step.
+        torch.manual_seed(seed_for(rt.seed, rt.rank, step, "dropout"))
+        t = sample_time(len(x), generator_for(rt, step, "time")).to(rt.device)
         with autocast_context(rt):
             loss, terms = loss_fn(net, x, eps, t, y)
         loss.backward()
-        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tr.grad_clip)
-        lr = lr_at(step)
+        for key, value in {"loss": loss, **terms}.items():
+            sums[key] = sums.get(key, 0.0) + value.detach()
+        grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), tr.grad_clip or math.inf)
+        sums["grad_norm"] = sums.get("grad_norm", 0.0) + grad_norm
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr_at(step)
         optimizer.step()
-        update_ema(ema, model, ema_decay_at(step))
-        step += 1
-        loss_sum += loss.detach()
-        for key, value in terms.items():
-            term_sums[key] = term_sums.get(key, 0.0) + value.detach()
-        n_logged += 1
+        optimizer.zero_grad(set_to_none=True)
+        update_ema(ema, model, step)
+        step, n_logged = step + 1, n_logged + 1
 
         if step % tr.log_every == 0 or step == last:
-            sums = torch.stack([loss_sum, *term_sums.values()])
+            means = torch.stack(list(sums.values())) / (n_logged * rt.world_size)
             if rt.world_size > 1:
-                torch.distributed.all_reduce(sums)
-            means = (sums / (n_logged * rt.world_size)).tolist()
-            elapsed = time.perf_counter() - tick
-            record = {
-                "step": step,
-                "split": "train",
-                "loss": means[0],
-                **dict(zip(term_sums, means[1:])),
-                "lr": lr,
-                "grad_norm": float(grad_norm),
-                "steps_per_s": n_logged / elapsed,
-                "images_per_s": n_logged * tr.batch_size / elapsed,
-                "eta_s": (last - step) * elapsed / n_logged,
-            }
-            log.write(record)
-            shown = "  ".join(
-                f"{k} {v:.4g}" for k, v in record.items() if k not in ("step", "split")
-            )
-            print0(rt, f"step {step:>8d}/{tr.steps} ({100 * step / tr.steps:5.1f}%)  {shown}")
-            loss_sum.zero_()
-            term_sums = {}
-            n_logged = 0
-            tick = time.perf_counter()
-
+                torch.distributed.all_reduce(means)
+            seconds = time.perf_counter() - tick
+            record = {"step": step, "split": "train", **dict(zip(sums, means.tolist()))}
+            record.update(lr=lr_at(step - 1), steps_per_s=n_logged / seconds)
+            record["images_per_s"] = n_logged * tr.batch_size / seconds
+            record["eta_s"] = (last - step) * seconds / n_logged
+            log_metrics(rt, out_dir, record)
+            sums, n_logged, tick = {}, 0, time.perf_counter()
         if step % tr.checkpoint_every == 0 or step == last:
-            if rt.is_main:
-                state = {
-                    "format": CHECKPOINT_FORMAT,
-                    "step": step,
-                    "seed": rt.seed,
-                    "model": model.state_dict(),
-                    "ema": ema.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "data_position": step * tr.batch_size,  # examples drawn so far (all ranks)
-                    "rng": rng_state(rt.device),
-                    "config": asdict(CONFIG),
-                    "spec_yaml": SPEC_YAML,
-                    "spec_sha256": SPEC_SHA256,
-                }
-                save_checkpoint(checkpoint_path(out_dir, step), state)
-                prune_checkpoints(out_dir, tr.keep_checkpoints)
+            if rt.rank == 0:
+                state = {"format": CHECKPOINT_FORMAT, "step": step, "seed": rt.seed, "spec": SPEC}
+                state.update(spec_sha256=SPEC_SHA256, model=model.state_dict())
+                state.update(ema=ema.state_dict(), optimizer=optimizer.state_dict())
+                save_checkpoint(out_dir / "checkpoints" / f"step_{step:07d}.pt", state)
+                for old in list_checkpoints(out_dir)[: -tr.keep_checkpoints]:
+                    old.unlink(missing_ok=True)
             barrier(rt)
-        if CONFIG.eval.every and step % CONFIG.eval.every == 0 and step != last:
-            metrics = run_eval(ema, rt, step, out_dir, log)
-    batches.close()
-
-    metrics = run_eval(ema, rt, step, out_dir, log)
-    return {"step": step, **metrics}
+        if step == last or (CONFIG.eval.every and step % CONFIG.eval.every == 0):
+            run_eval(ema, rt, step, out_dir)
 
 
 # --------------------------------------------------------------------------------------------- Main
@@ -1904,202 +1126,86 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(seeds)
 
 
-def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=Path("runs") / CONFIG.name,
-        help="run directory (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--device",
-        default="auto",
-        help="auto (CUDA when available), cpu, cuda or cuda:N (default: auto)",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        default=None,
-        help="override the spec's seed (e.g. for repeats); kept in env.json and checkpoints",
-    )
-
-
-def add_train_arguments(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("train", help="train, checkpoint and evaluate (the default command)")
-    add_common_arguments(p)
-    p.add_argument(
-        "--resume",
-        metavar="latest|PATH",
-        default=None,
-        help="continue from the newest checkpoint in --out, or from PATH",
-    )
-    p.add_argument(
-        "--max-steps",
-        type=int,
-        default=None,
-        metavar="N",
-        help="stop after N steps (smoke runs); the schedules still follow train.steps",
-    )
-
-
-def cmd_train(rt: Runtime, args: argparse.Namespace) -> None:
-    if args.max_steps is not None and args.max_steps < 0:
-        die("--max-steps must be >= 0")
-    train(rt, args.out, args.resume, args.max_steps, seed_flag=args.seed is not None)
-
-
-def add_sample_arguments(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("sample", help="draw samples from a checkpoint's EMA weights")
-    add_common_arguments(p)
-    p.add_argument("--checkpoint", default="latest", help="latest (in --out) or a path")
-    p.add_argument(
-        "--seeds",
-        type=parse_seeds,
-        default=parse_seeds("0-999"),
-        help="sample i starts from the noise of torch seed i, e.g. 0-63 (default: 0-999)",
-    )
-
-
-def noise_for_seeds(seeds: list[int], device: torch.device) -> Tensor:
-    """One standard normal draw of DATA_SHAPE per seed, each from its own generator: a sample
-    depends only on its seed, not on the batch size or the number of ranks."""
-    noise = [torch.randn(DATA_SHAPE, generator=torch.Generator().manual_seed(s)) for s in seeds]
-    return torch.stack(noise).to(device)
-
-
 def cmd_sample(rt: Runtime, args: argparse.Namespace) -> None:
-    """Samples for --seeds from the checkpoint's EMA; rank r takes every world_size-th seed."""
+    """Samples of --seeds from the checkpoint's EMA, rank r taking every world_size-th seed. With
+    --pairs, rank 0 also gathers (seed, noise, sample) into one pair file for a reflow student."""
     model, step = load_ema_model(rt, args.out, args.checkpoint)
-    seeds = args.seeds[rt.rank :: rt.world_size]
-    batch = CONFIG.train.batch_size
-    parts = []
-    for i in range(0, len(seeds), batch):
-        chunk = seeds[i : i + batch]
-        g = torch.Generator().manual_seed(chunk[0])  # a stochastic sampler's noise
+    seeds, samples, nfe = args.seeds[rt.rank :: rt.world_size], [], 0
+    # each sample's noise from a generator of its own seed: independent of batch size and ranks
+    eps = [torch.randn(DATA_SHAPE, generator=torch.Generator().manual_seed(s)) for s in seeds]
+    eps = torch.stack(eps) if eps else torch.empty(0, *DATA_SHAPE)
+    for i in range(0, len(seeds), CONFIG.train.batch_size):
+        chunk = seeds[i : i + CONFIG.train.batch_size]
+        z = eps[i : i + len(chunk)].to(rt.device)
         with autocast_context(rt):
-            samples, _ = sample(model, noise_for_seeds(chunk, rt.device), generator=g)
-        parts.append(samples.float().cpu())
-    if seeds:
-        save_samples(args.out / "samples", torch.cat(parts), seeds, rt, step)
+            x, nfe = sample(model, z, args.steps)
+        samples.append(x.float().cpu())
+    samples = torch.cat(samples) if samples else torch.empty(0, *DATA_SHAPE)
+    (args.out / "samples").mkdir(parents=True, exist_ok=True)
+    save_samples(args.out / "samples", samples, seeds, rt, step)
+    parts = [(seeds, eps, samples)]
+    if args.pairs is not None and rt.world_size > 1:
+        parts = [None] * rt.world_size
+        torch.distributed.all_gather_object(parts, (seeds, eps, samples))
+    if args.pairs is not None and rt.rank == 0:
+        pairs = {"seeds": sum((p[0] for p in parts), []), "eps": torch.cat([p[1] for p in parts])}
+        pairs.update({"x_hat": torch.cat([p[2] for p in parts]), "step": step, "nfe": nfe})
+        save_checkpoint(args.pairs, {**pairs, "spec": SPEC, "spec_sha256": SPEC_SHA256})
+        print(f"wrote {len(pairs['seeds'])} pairs ({nfe} NFE each) to {args.pairs}", flush=True)
     barrier(rt)
     print0(rt, f"wrote {len(args.seeds)} samples of step {step} to {args.out / 'samples'}")
-
-
-def add_eval_arguments(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser("eval", help="evaluate a checkpoint's EMA weights with the spec's eval")
-    add_common_arguments(p)
-    p.add_argument("--checkpoint", default="latest", help="latest (in --out) or a path")
 
 
 def cmd_eval(rt: Runtime, args: argparse.Namespace) -> None:
     """The spec's eval on a checkpoint's EMA weights; rank 0 writes eval_<step>.json."""
     model, step = load_ema_model(rt, args.out, args.checkpoint)
-    if rt.is_main:
-        metrics = evaluate(model, rt, step, args.out)
-        metrics.update(velocity_gap_diagnostics(model, rt, step, args.out))
-        metrics.update(frequency_diagnostics(model, rt, step, args.out))
-        metrics.update(exposure_bias_diagnostics(model, rt, step, args.out))
-        path = args.out / f"eval_{step:07d}.json"
-        path.write_text(json.dumps({"step": step, **metrics}, indent=2, sort_keys=True) + "\n")
-        print0(rt, json.dumps({"step": step, **metrics}, sort_keys=True))
-    barrier(rt)
-
-
-PAIRS_FORMAT = 1
-
-
-def add_write_pairs_arguments(commands: argparse._SubParsersAction) -> None:
-    p = commands.add_parser(
-        "write-pairs",
-        help="write (noise, ODE endpoint) pairs of a checkpoint's EMA model for a reflow spec",
-    )
-    add_common_arguments(p)
-    p.add_argument("--checkpoint", default="latest", help="latest (in --out) or a path")
-    p.add_argument(
-        "--seeds",
-        type=parse_seeds,
-        default=parse_seeds("0-9999"),
-        help="pair i starts from the noise of torch seed i, as in sample (default: 0-9999)",
-    )
-    p.add_argument(
-        "--steps",
-        type=int,
-        default=None,
-        metavar="N",
-        help=f"sampler steps per pair (default: sampler.steps = {CONFIG.sampler.steps})",
-    )
-    p.add_argument("--to", type=Path, default=None, help="pair file (default: <out>/pairs.pt)")
-
-
-def cmd_write_pairs(rt: Runtime, args: argparse.Namespace) -> None:
-    """Integrate the EMA model's ODE from each seed's noise (t = 1 -> 0) with the spec's sampler
-    and save {eps, x_hat, seeds, ...} atomically; rank 0 does the work, the others wait."""
-    steps = CONFIG.sampler.steps if args.steps is None else args.steps
-    if steps < 1:
-        die("--steps must be >= 1")
-    model, step = load_ema_model(rt, args.out, args.checkpoint)
-    path = args.out / "pairs.pt" if args.to is None else args.to
-    if rt.is_main:
-        seeds, batch = args.seeds, CONFIG.train.batch_size
-        eps_parts, x_parts, nfe = [], [], 0
-        start, shown, tty = time.perf_counter(), 0, sys.stdout.isatty()
-        for i in range(0, len(seeds), batch):
-            eps = noise_for_seeds(seeds[i : i + batch], rt.device)
-            x_hat, nfe = sample(model, eps, steps)
-            eps_parts.append(eps.cpu())
-            x_parts.append(x_hat.float().cpu())
-            done, elapsed = min(i + batch, len(seeds)), time.perf_counter() - start
-            # A progress line: redrawn in place on a terminal, every 10% into a log file.
-            if tty or done == len(seeds) or 10 * done >= (shown + 1) * len(seeds):
-                shown = 10 * done // len(seeds)
-                percent, rate = 100 * done / len(seeds), done / max(elapsed, 1e-9)
-                line = f"write-pairs: {done:,}/{len(seeds):,} pairs ({percent:.0f}%), {rate:,.0f}/s"
-                last = done == len(seeds)
-                print(("\r" if tty else "") + line, end="\n" if last or not tty else "", flush=True)
-        state = {
-            "format": PAIRS_FORMAT,
-            "eps": torch.cat(eps_parts),
-            "x_hat": torch.cat(x_parts),
-            "seeds": torch.tensor(seeds),
-            "step": step,
-            "nfe": nfe,
-            "sampler": CONFIG.sampler.kind,
-            "spec_name": CONFIG.name,
-            "spec_sha256": SPEC_SHA256,
-            "spec_yaml": SPEC_YAML,
-        }
-        save_checkpoint(path, state)
-        print0(rt, f"wrote {len(seeds):,} pairs (step {step}, {nfe} NFE each) to {path}")
+    if rt.rank == 0:
+        metrics = {"step": step, **measure(model, rt, step, args.out)}
+        (args.out / f"eval_{step:07d}.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        print(json.dumps(metrics, sort_keys=True), flush=True)
     barrier(rt)
 
 
 COMMANDS = {
-    "train": (add_train_arguments, cmd_train),
-    "sample": (add_sample_arguments, cmd_sample),
-    "eval": (add_eval_arguments, cmd_eval),
-    "write-pairs": (add_write_pairs_arguments, cmd_write_pairs),
+    "train": lambda rt, args: train(rt, args.out, args.resume, args.max_steps),
+    "sample": cmd_sample,
+    "eval": cmd_eval,
 }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or args_list[0] not in (*COMMANDS, "-h", "--help"):
-        args_list = ["train", *args_list]  # train is the default command
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in (*COMMANDS, "-h", "--help"):
+        argv = ["train", *argv]  # train is the default command
     parser = argparse.ArgumentParser(
-        description=f"{CONFIG.name}: train, sample and evaluate (spec sha256 {SPEC_SHA256[:12]}). "
-        "The flags are operational only; the experiment is the embedded spec. "
-        "Without a command, train.",
+        description=f"{CONFIG.name} (spec sha256 {SPEC_SHA256[:12]}): the flags are operational "
+        "only; the experiment is the embedded spec. Without a command, train."
     )
-    commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{" + ",".join(COMMANDS) + "}"
-    )
-    for add_arguments, _ in COMMANDS.values():
-        add_arguments(commands)
-    args = parser.parse_args(args_list)
-    if getattr(args, "max_steps", None) is not None and args.max_steps < 0:
-        parser.error("--max-steps must be >= 0")
-    if args.seed is not None and not 0 <= args.seed < 2**63:
-        parser.error("--seed must be in [0, 2**63)")
+    names = "{" + ",".join(COMMANDS) + "}"
+    commands = parser.add_subparsers(dest="command", required=True, metavar=names)
+    common, fmt = argparse.ArgumentParser(add_help=False), argparse.ArgumentDefaultsHelpFormatter
+    common.add_argument("--out", type=Path, default=Path("runs") / CONFIG.name, help="run folder")
+    common.add_argument("--device", default="auto", help="auto (CUDA if any), cpu, cuda or cuda:N")
+    common.add_argument("--seed", type=int, help="override the spec's seed (repeats)")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        p = commands.add_parser(name, help=text, parents=[common], formatter_class=fmt)
+        if name != "train":
+            p.add_argument("--checkpoint", default="latest", help="latest (in --out) or a path")
+        return p
+
+    p = command("train", "train, checkpoint and evaluate (the default)")
+    p.add_argument("--resume", metavar="latest|PATH", help="newest checkpoint in --out, or PATH")
+    p.add_argument("--max-steps", type=int, metavar="N", help="stop after N steps (smoke runs)")
+    p = command("sample", "draw samples from a checkpoint's EMA weights")
+    p.add_argument("--seeds", type=parse_seeds, default="0-999", help="sample i: noise of seed i")
+    p.add_argument("--steps", type=int, metavar="N", help="sampler steps (default: the spec's)")
+    p.add_argument("--pairs", type=Path, metavar="FILE", help="also write (noise, sample) pairs")
+    command("eval", "evaluate a checkpoint's EMA weights with the spec's eval")
+    args = parser.parse_args(argv)
+    for flag, low in (("max_steps", 0), ("steps", 1), ("seed", 0)):
+        if getattr(args, flag, None) is not None and not low <= getattr(args, flag) < 2**63:
+            parser.error(f"--{flag.replace('_', '-')} must be an integer in [{low}, 2**63)")
     return args
 
 
@@ -2107,9 +1213,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     rt = setup_distributed(args.device, CONFIG.seed if args.seed is None else args.seed)
     try:
-        COMMANDS[args.command][1](rt, args)
+        COMMANDS[args.command](rt, args)
     finally:
-        cleanup_distributed()
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
     return 0
 
 

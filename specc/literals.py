@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 from typing import Any
 
 
@@ -85,3 +86,66 @@ def py_docstring(text: str) -> str:
 def py_comment(text: str) -> str:
     """Text safe to put after `#`: itself when printable on one line, else its repr."""
     return text if text.isprintable() else repr(text)
+
+
+def py_dict(value: Any, indent: int = 0, prefix: str = "", trail: int = 0, line: int = 100) -> str:
+    """A dict or list literal laid out as ruff format lays it out: flat where it fits in `line`
+    characters (after `indent` spaces and `prefix`, before `trail` more), else one item per line
+    with a trailing comma, each item laid out the same way."""
+    flat = py_literal(value)
+    if not isinstance(value, (dict, list)) or not value:
+        return flat
+    if indent + len(prefix) + len(flat) + trail <= line:
+        return flat
+    inner = " " * (indent + 4)
+    pairs = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+    items = []
+    for key, item in pairs:
+        head = "" if key is None else f"{py_literal(key)}: "
+        items.append(f"{inner}{head}{py_dict(item, indent + 4, head, 1, line)},")
+    opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+    return opening + "\n" + "\n".join(items) + "\n" + " " * indent + closing
+
+
+def _long_string(text: str, indent: int, line: int) -> str:
+    """A string too long for its line as implicitly concatenated pieces in parentheses, split
+    after whitespace so the pieces add up to exactly `text`."""
+    pad = " " * (indent + 4)
+    pieces: list[str] = []
+    for word in re.findall(r"\S+\s*|\s+", text):
+        if pieces and len(pad) + len(py_string(pieces[-1] + word)) <= line:
+            pieces[-1] += word
+        else:
+            pieces.append(word)
+    body = "\n".join(pad + py_string(piece) for piece in pieces)
+    return "(\n" + body + "\n" + " " * indent + ")"
+
+
+def py_table(value: dict, indent: int = 0, line: int = 100) -> str:
+    """A nested dict literal laid out as a table (for a `# fmt: off` block): a mapping that fits
+    on its line stays there; otherwise its `key: value` entries are packed several to a line, a
+    nested mapping that does not fit opening a block of its own and a long string wrapped."""
+    pad = " " * (indent + 4)
+    lines: list[str] = []
+    current = ""
+    for key, item in value.items():
+        entry, flat = f"{py_literal(key)}: ", py_literal(item)
+        if len(pad) + len(entry) + len(flat) + 1 > line and isinstance(item, (dict, str)):
+            if current:
+                lines.append(current)
+                current = ""
+            if isinstance(item, dict):
+                lines.append(f"{pad}{entry}{py_table(item, indent + 4, line)},")
+            else:
+                lines.append(f"{pad}{entry}{_long_string(item, indent + 4, line)},")
+            continue
+        piece = entry + flat + ","
+        if current and len(current) + 1 + len(piece) <= line:
+            current += " " + piece
+        else:
+            if current:
+                lines.append(current)
+            current = pad + piece
+    if current:
+        lines.append(current)
+    return "{\n" + "\n".join(lines) + "\n" + " " * indent + "}"

@@ -1,9 +1,10 @@
-"""The spec's JSON Schema (Draft 2020-12) and small helpers to walk it.
+"""The spec's JSON Schema (Draft 2020-12), assembled from its pieces, and helpers to walk it.
 
-`spec.schema.json` beside this file is the authority for what a spec may say: every section picks
-one `kind:` through an if/then branch, every branch has `additionalProperties: false`, and every
-option has a default and a description (the generated script's comments and the README's spec
-reference come from those descriptions).
+`root.json` beside this file holds the top level and `train`; every section and every kind's
+options come from `specc/components` (a section's `_section.json`, each kind's `<kind>.json`),
+with the `kind` enum and the if/then branches built from the registry. Every section picks one
+`kind:` through an if/then branch, every branch has `additionalProperties: false`, and every
+option has a default and a description (the README's spec reference comes from those).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from typing import Any
 
 @lru_cache(maxsize=1)
 def load_schema() -> dict:
-    text = resources.files("specc").joinpath("schema", "spec.schema.json").read_text("utf-8")
-    return json.loads(text)
+    from specc.components import schema_defs
+
+    schema = json.loads(resources.files("specc").joinpath("schema", "root.json").read_text("utf-8"))
+    schema["$defs"] = {**schema_defs(), **schema["$defs"]}
+    return schema
 
 
 def deref(node: dict, schema: dict | None = None) -> dict:
