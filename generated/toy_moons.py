@@ -5,7 +5,7 @@
 Rectified flow matching on two moons, independent coupling, Euler sampling; the embedded default
 job (no download). W2 to held-out data is reported before and after training.
 
-Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, and a resumed one:
+Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:
     python generated/toy_moons.py --out runs/toy_moons
     torchrun --standalone --nproc_per_node=4 generated/toy_moons.py --out runs/toy_moons
     python generated/toy_moons.py --device cpu --max-steps 20 --out runs/toy_moons_smoke

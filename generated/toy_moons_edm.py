@@ -7,7 +7,7 @@ sigma_data^2*(1 - t)^2) and c_noise = logit(t)/4, t is drawn with ln(t/(1 - t)) 
 1.2^2), the loss is the plain MSE on F (EDM's weight lambda(sigma) = 1/c_out^2), and samples
 come from Heun's method in sigma on EDM's rho = 7 grid (18 steps, NFE 35).
 
-Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, and a resumed one:
+Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:
     python generated/toy_moons_edm.py --out runs/toy_moons_edm
     torchrun --standalone --nproc_per_node=4 generated/toy_moons_edm.py --out runs/toy_moons_edm
     python generated/toy_moons_edm.py --device cpu --max-steps 20 --out runs/toy_moons_edm_smoke

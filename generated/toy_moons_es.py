@@ -6,7 +6,7 @@ toy_moons sampled with 10 Euler steps and Epsilon Scaling (Ning et al., ICLR 202
 the velocity field: u' = u - (1 - 1/lambda)*eps_hat/(1 - t), skipped at t = 1 where alpha = 0.
 lambda is the best constant that bench/epsilon_scaling.py measured for this model and NFE.
 
-Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, and a resumed one:
+Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:
     python generated/toy_moons_es.py --out runs/toy_moons_es
     torchrun --standalone --nproc_per_node=4 generated/toy_moons_es.py --out runs/toy_moons_es
     python generated/toy_moons_es.py --device cpu --max-steps 20 --out runs/toy_moons_es_smoke

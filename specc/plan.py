@@ -12,7 +12,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from specc.components import Unit, chosen_units
+from specc.components import Unit, chosen_units, unit_traits
 from specc.literals import py_comment, py_table
 from specc.resolve import ResolvedSpec
 
@@ -69,7 +69,7 @@ def _docstring(data: dict, script: str) -> str:
         parts += textwrap.wrap(paragraph, LINE - 4, replace_whitespace=True) + [""]
     parts = parts[:-1] if parts[-1] == parts[-2] == "" else parts
     parts += [
-        "Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, and a resumed one:",
+        "Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:",
         f"    python {script} --out runs/{name}",
         f"    torchrun --standalone --nproc_per_node=4 {script} --out runs/{name}",
         f"    python {script} --device cpu --max-steps 20 --out runs/{name}_smoke",
@@ -81,14 +81,6 @@ def _docstring(data: dict, script: str) -> str:
         "",
     ]
     return "\n".join(parts)
-
-
-def _traits(data: dict, units: dict[str, Unit]) -> dict[str, dict]:
-    """{section: the unit's traits and derived values}, each derived value computed once."""
-    out: dict[str, dict] = {}
-    for section, unit in units.items():
-        out[section] = {**unit.traits, **(unit.derive(data) if unit.derive else {})}
-    return out
 
 
 def _diagnostics(data: dict) -> list[tuple[str, str]]:
@@ -112,7 +104,7 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         "spec_literal": py_table(data),
         "spec": data,
         "units": units,
-        "traits": _traits(data, units),
+        "traits": unit_traits(data, units),
         "diagnostics": [name for name, _ in diagnostics if name],
         "diagnostic_partials": [partial for _, partial in diagnostics],
     }

@@ -57,8 +57,8 @@ def reachable(tree: ast.Module, roots: frozenset[str] = ROOTS) -> set[str]:
 def _start(node: ast.stmt, lines: list[str]) -> int:
     """0-based first line of a statement with its decorators and the comments just above it."""
     first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
-    while first > 0 and lines[first - 1].startswith("# ") and not lines[first - 1].startswith(
-        "# ---"
+    while (
+        first > 0 and lines[first - 1].startswith("# ") and not lines[first - 1].startswith("# ---")
     ):
         first -= 1
     return first

@@ -77,8 +77,12 @@ def normalise(text: str) -> str:
 
 def _wrap(text: str, first: str, rest: str) -> list[str]:
     return textwrap.wrap(
-        text, LINE, initial_indent=first, subsequent_indent=rest,
-        break_long_words=False, break_on_hyphens=False,
+        text,
+        LINE,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
     )
 
 
@@ -122,7 +126,7 @@ def wrap_prose(text: str) -> str:
     docstrings = [
         (tok.start[0] - 1, tok.end[0])
         for tok in tokenize.generate_tokens(io.StringIO(text).readline)
-        if tok.type == tokenize.STRING and tok.string.startswith('"""') and tok.start[0] > header + 1
+        if tok.type == tokenize.STRING and tok.string.startswith('"""') and tok.start[0] > header
     ]
     for start, end in reversed(docstrings):
         if any(len(line) > LINE for line in lines[start:end]):

@@ -19,7 +19,8 @@ from typing import Any
 
 # (json path parts, message, "error" | "warning"), yielded by a check
 Finding = tuple[tuple, str, str]
-Check = Callable[[dict], Iterator[Finding]]
+# A check reads the resolved spec and the chosen units' traits ({section: {name: value}}).
+Check = Callable[[dict, dict], Iterator[Finding]]
 
 # Each section, in the order of the generated script, and where it sits in a spec.
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -110,6 +111,24 @@ def chosen_units(spec: dict) -> dict[str, Unit]:
         if isinstance(value, dict) and "kind" in value:
             out[section] = lookup(section, value["kind"])
     return out
+
+
+def unit_traits(spec: dict, units: dict[str, Unit] | None = None) -> dict[str, dict]:
+    """{section: the chosen unit's traits and derived values}, each derived value computed once."""
+    units = chosen_units(spec) if units is None else units
+    out = {}
+    for section, unit in units.items():
+        defaults = getattr(importlib.import_module(f"specc.components.{section}"), "DEFAULTS", {})
+        out[section] = {**defaults, **unit.traits, **(unit.derive(spec) if unit.derive else {})}
+    return out
+
+
+def all_checks(units: dict[str, Unit]) -> list[Check]:
+    """The chosen units' checks, then each section's own (rules across its kinds and others)."""
+    checks = [check for unit in units.values() for check in unit.checks]
+    for section in SECTIONS:
+        checks += getattr(importlib.import_module(f"specc.components.{section}"), "CHECKS", [])
+    return checks
 
 
 def schema_defs() -> dict[str, dict]:
