@@ -48,9 +48,11 @@ def check_spec(path: Path, sets: Sequence[str] = ()) -> Result:
     return result
 
 
-def build_spec(path: Path, sets: Sequence[str] = (), script_label: str | None = None) -> Result:
-    """check_spec, then plan + render when the spec is valid."""
+def build_spec(
+    path: Path, sets: Sequence[str] = (), script_label: str | None = None, prune: bool = True
+) -> Result:
+    """check_spec, then plan + render when the spec is valid (prune=False: see render)."""
     result = check_spec(path, sets)
     if result.ok and result.resolved is not None:
-        result.text = render(make_plan(result.resolved, script_label))
+        result.text = render(make_plan(result.resolved, script_label), prune)
     return result

@@ -158,13 +158,16 @@ class RenderError(RuntimeError):
     """A template produced invalid Python or referenced something missing: a bug in specc."""
 
 
-def render(plan: Plan) -> str:
+def render(plan: Plan, prune_unused: bool = True) -> str:
+    """The script text; prune_unused=False keeps every top-level name the partials define (for
+    tests of helpers that only some specs reach)."""
     try:
         text = environment().get_template("script/script.py.j2").render(**plan.context)
     except jinja2.TemplateError as exc:
         raise RenderError(f"template error: {exc}") from exc
     try:
-        text = prune(normalise(text))
+        text = normalise(text)
+        text = prune(text) if prune_unused else text
     except SyntaxError as exc:
         raise RenderError(f"generated code does not compile: {exc}") from exc
     # the docstring's line that stands for the package list, escaped as py_docstring writes it

@@ -55,8 +55,11 @@ def import_script(text: str, directory: Path, name: str = "script"):
     return module
 
 
-def build_text(spec: Path | str, sets: tuple[str, ...] = (), tmp: Path | None = None) -> str:
-    """Build a spec file, or YAML text written to `tmp`, and return the script text."""
+def build_text(
+    spec: Path | str, sets: tuple[str, ...] = (), tmp: Path | None = None, prune: bool = True
+) -> str:
+    """Build a spec file, or YAML text written to `tmp`, and return the script text (prune=False
+    keeps the helpers that this spec's script does not reach, for testing them)."""
     from specc.pipeline import build_spec
 
     if isinstance(spec, str):
@@ -64,7 +67,7 @@ def build_text(spec: Path | str, sets: tuple[str, ...] = (), tmp: Path | None = 
         path = tmp / "spec.yaml"
         path.write_text(spec, encoding="utf-8")
         spec = path
-    result = build_spec(spec, sets)
+    result = build_spec(spec, sets, prune=prune)
     assert result.ok, "\n".join(d.format() for d in result.diagnostics)
     return result.text
 
@@ -82,10 +85,12 @@ def import_text(script_dir: Path):
 
 @pytest.fixture(scope="session")
 def build_module(script_dir: Path):
-    """build_module(spec_path_or_yaml_text, *sets) -> the imported generated module."""
+    """build_module(spec_path_or_yaml_text, *sets, prune=True) -> the imported generated module.
+    prune=False keeps every helper of the chosen units (e.g. a path's log_snr where this spec's
+    sampler does not use it), to test its math."""
 
-    def _build(spec: Path | str, *sets: str):
-        text = build_text(spec, tuple(sets), script_dir)
+    def _build(spec: Path | str, *sets: str, prune: bool = True):
+        text = build_text(spec, tuple(sets), script_dir, prune)
         return import_script(text, script_dir)
 
     return _build
