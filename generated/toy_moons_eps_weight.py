@@ -13,9 +13,9 @@ Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resume
     python generated/toy_moons_eps_weight.py --device cpu --max-steps 20 --out runs/toy_moons_eps_weight_smoke
     python generated/toy_moons_eps_weight.py --out runs/toy_moons_eps_weight --resume latest
 
-Needs: torch, numpy, Pillow, POT (pip install numpy Pillow POT torch). Time convention: z_t =
-alpha_t*x + sigma_t*eps, t = 0 is data and t = 1 is noise; the velocity u_t = dz_t/dt points from
-data to noise and samplers integrate from t = 1 to 0.
+Needs: torch, Pillow, POT (pip install Pillow POT torch). Time convention: z_t = alpha_t*x +
+sigma_t*eps, t = 0 is data and t = 1 is noise; the velocity u_t = dz_t/dt points from data to noise
+and samplers integrate from t = 1 to 0.
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import NoReturn
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -133,9 +132,8 @@ def seed_for(seed: int, rank: int, step: int, stream: str) -> int:
 
 
 def generator_for(rt: Runtime, step: int, stream: str, rank: int | None = None) -> torch.Generator:
-    """A CPU generator for one (seed, rank, step, stream), rank defaulting to this process's. Every
-    draw comes from one, so a run resumed at step k draws what an uninterrupted one draws from k on,
-    on any device."""
+    """A CPU generator for (seed, rank, step, stream): every draw comes from one, so a run resumed
+    at step k draws what an uninterrupted one draws from k on, on any device."""
     seed = seed_for(rt.seed, rt.rank if rank is None else rank, step, stream)
     return torch.Generator().manual_seed(seed)
 
@@ -151,10 +149,10 @@ def write_provenance(out_dir: Path, rt: Runtime) -> None:
     """The run's origin in out_dir: the spec (as JSON, which is YAML), this script and env.json."""
     (out_dir / "spec.yaml").write_text(json.dumps(SPEC, indent=2) + "\n")
     shutil.copyfile(__file__, out_dir / "script.py")
-    cuda = rt.device.type == "cuda"
     env = {"spec_sha256": SPEC_SHA256, "argv": sys.argv, "python": sys.version.split()[0]}
     env.update(torch=torch.__version__, cuda=torch.version.cuda, world_size=rt.world_size)
-    env.update(device=torch.cuda.get_device_name(rt.device) if cuda else "cpu", seed=rt.seed)
+    name = torch.cuda.get_device_name(rt.device) if rt.device.type == "cuda" else "cpu"
+    env.update(device=name, seed=rt.seed)
     (out_dir / "env.json").write_text(json.dumps(env, indent=2) + "\n")
 
 
@@ -181,8 +179,8 @@ def batch_for_step(rt: Runtime, step: int, batch_size: int) -> tuple[Tensor, Non
 
 
 def heldout_data(rt: Runtime, n: int, part: int = 0) -> Tensor:
-    """n held-out points, the same on every rank and at every evaluation; each `part` is an
-    independent set (part 1 is a second reference, for the finite-sample floor)."""
+    """n held-out points, the same on every rank and every evaluation; each `part` is another
+    set."""
     return sample_data(n, generator_for(rt, part, "heldout", rank=0))
 
 
@@ -195,9 +193,8 @@ def timestep_features(t: Tensor, dim: int, scale: float) -> Tensor:
 
 
 class MLP(nn.Module):
-    """h = W_0 z + c_0(t); h = W_i act(h) + c_i(t); out = W_out act(h), c_i(t) per-layer projections
-    of an embedding of the time features; the output layer starts at zero (the untrained model is
-    0)."""
+    """h = W_0 z + c_0(t); h = W_i act(h) + c_i(t); out = W_out act(h) with c_i(t) projections of a
+    time embedding; the output layer starts at zero, so the untrained model predicts 0."""
 
     def __init__(self, dim: int, hidden: int, depth: int, time_dim: int, act: type[nn.Module]):
         super().__init__()
@@ -264,8 +261,8 @@ def target_velocity(x: Tensor, eps: Tensor, t: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------------------- Coupling
 # independent: the noise of each data point is drawn independently of it (no pairing step).
 def coupled_batch(rt: Runtime, step: int, batch_size: int) -> tuple[Tensor, Tensor, Tensor | None]:
-    """One step's training pairs (x, eps, labels) on the CPU: this rank's data and noise, coupled. A
-    pure function of (seed, rank, step), so a resumed run trains on exactly the same pairs."""
+    """This rank's training pairs (x, eps, labels) of one step, coupled, on
+    the CPU: a pure function of (seed, rank, step), so a resumed run sees the same pairs."""
     x, y = batch_for_step(rt, step, batch_size)
     eps = torch.randn(x.shape, generator=generator_for(rt, step, "noise"), dtype=x.dtype)
     return x, eps, y
@@ -294,9 +291,7 @@ def weight(t: Tensor) -> Tensor:
     return rectified_weight(s / (a + s)) / kappa(t)
 
 
-# Samplers see the network as a field u(z, t) or (x_hat, eps_hat)(z, t) of one grid time t, in z's
-# dtype.
-Field = Callable[[Tensor, float], Tensor]
+Field = Callable[[Tensor, float], Tensor]  # u(z, t) or (x_hat, eps_hat)(z, t) at a grid time t
 
 
 def velocity_field(model: nn.Module, y: Tensor | None = None) -> Field:
@@ -307,8 +302,8 @@ def velocity_field(model: nn.Module, y: Tensor | None = None) -> Field:
 def loss_fn(
     model: nn.Module, x: Tensor, eps: Tensor, t: Tensor, y: Tensor | None = None
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """Conditional flow matching: the batch mean of weight(t) times the mean squared error of the
-    network's output at (z_t, t) against its target; returns it and the terms to log (none)."""
+    """Conditional flow matching: the batch mean of weight(t) times the output's mean squared error
+    at (z_t, t) against its target, and the terms to log (none)."""
     z0, target = interpolate(x, eps, t), target_velocity(x, eps, t)
     error = (model(z0, t, y).float() - target.float()).square()
     return (weight(t) * error.flatten(1).mean(dim=1)).mean(), {}
@@ -317,17 +312,15 @@ def loss_fn(
 # ------------------------------------------------------------------------------------------ Sampler
 def time_grid(steps: int) -> list[float]:
     """uniform: t_i = t_max*(1 - i/N) for i = 0 .. N, computed in float64; t_N = 0 exactly."""
-    t_max = CONFIG.sampler.t_max
-    return [t_max * (1.0 - i / steps) for i in range(steps + 1)]
+    return [CONFIG.sampler.t_max * (1.0 - i / steps) for i in range(steps + 1)]
 
 
 @torch.no_grad()
 def sample_steps(
     model: nn.Module, z: Tensor, steps: int | None = None, y: Tensor | None = None, start: int = 0
 ) -> Iterator[tuple[float, Tensor, int]]:
-    """Euler from grid time t_start (z is the state there) to 0: z_s = z_t + (s - t)*u(z_t, t).
-    Yields (s, z_s, NFE so far) after every step; the model is never evaluated at t = 0. On the
-    rectified path this is DDIM."""
+    """Euler from grid time t_start (z is the state there) to 0, z_s = z_t + (s - t)*u(z_t, t) (DDIM
+    on the rectified path), yielding (s, z_s, NFE so far); the model never sees t = 0."""
     grid = time_grid(steps or CONFIG.sampler.steps)
     for i, t, s, u in grid_steps(velocity_field(model, y), grid, start):
         z = z + (s - t) * u(z, t)
@@ -345,8 +338,8 @@ def grid_steps(field: Field, grid: list[float], start: int) -> Iterator[tuple]:
 def sample(
     model: nn.Module, eps: Tensor, steps: int | None = None, y: Tensor | None = None
 ) -> tuple[Tensor, int]:
-    """Samples from the noise eps, integrated from sigma(t_0)*eps at the grid's first time down to
-    t = 0 (exact when alpha(t_0) = 0). Returns (samples, NFE)."""
+    """(samples, NFE) from the noise eps, integrated from sigma(t_0)*eps at the grid's first
+    time."""
     z = sigma(eps.new_tensor(time_grid(steps or CONFIG.sampler.steps)[0])) * eps
     for _, z, nfe in sample_steps(model, z, steps, y):
         pass
@@ -355,15 +348,14 @@ def sample(
 
 # --------------------------------------------------------------------------------------------- Eval
 def w2_distance(a: Tensor, b: Tensor) -> float:
-    """Exact 2-Wasserstein distance between two equal-size point clouds with uniform weights:
-    sqrt(min over couplings of mean |a_i - b_j|^2), solved by POT's network simplex in float64."""
+    """Exact W2 of two equal-size point clouds, sqrt(min over couplings of mean |a_i - b_j|^2)
+    (POT)."""
     try:
         import ot
     except ImportError:
         die("eval.kind 'w2' needs the POT package: pip install POT")
     a, b = (v.detach().double().cpu().flatten(1).numpy() for v in (a, b))
-    weights_a, weights_b = np.full(len(a), 1.0 / len(a)), np.full(len(b), 1.0 / len(b))
-    value, log = ot.emd2(weights_a, weights_b, ot.dist(a, b), numItermax=10_000_000, log=True)
+    value, log = ot.emd2([], [], ot.dist(a, b), numItermax=10_000_000, log=True)  # uniform weights
     if log.get("warning"):
         warn(f"W2 solver did not converge exactly: {log['warning']}")
     return math.sqrt(max(float(value), 0.0))
@@ -384,15 +376,13 @@ def save_scatter_png(path: Path, samples: Tensor, data: Tensor, title: str) -> N
             if abs(x) <= 280 and abs(y) <= 280:
                 draw.rectangle([319 + x, 319 - y, 321 + x, 321 - y], fill=colour)
     draw.text((40, 12), f"{title}   (grey: held-out data; blue: samples)", fill=(0, 0, 0))
-    path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, rt: Runtime, step: int, out_dir: Path | None = None) -> dict:
     """W2 of n samples of `model` (the EMA) to n held-out points, and a scatter plot, from the same
-    noise every time; w2_floor, the W2 between two held-out sets, is what finite samples alone
-    give."""
+    noise every time; w2_floor, between two held-out sets, is what finite samples alone give."""
     n = CONFIG.eval.n_samples
     g = generator_for(rt, 0, "eval", rank=0)  # the noise, then a stochastic sampler's noise
     eps = torch.randn((n, *DATA_SHAPE), generator=g)
@@ -414,9 +404,6 @@ def save_samples(out_dir: Path, samples: Tensor, seeds: list[int], rt: Runtime, 
 
 
 # --------------------------------------------------------------------------------------- Checkpoint
-CHECKPOINT_FORMAT = 1
-
-
 def save_checkpoint(path: Path, state: dict) -> None:
     """Write to a temporary file in the same directory, fsync it, then rename it over the target:
     a crash mid-write leaves the earlier checkpoints intact and never a torn file."""
@@ -446,7 +433,7 @@ def load_checkpoint(out_dir: Path, which: str, same_spec: bool = True) -> dict:
         die(f"no checkpoint {which} in {out_dir / 'checkpoints'}: train first, or pass a step_*.pt")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        assert isinstance(state, dict) and state.get("format") == CHECKPOINT_FORMAT, "not ours"
+        assert isinstance(state, dict) and state.get("format") == 1, "not this script's format 1"
     except Exception as exc:  # a truncated or foreign file: name it, do not print a traceback
         reason = (str(exc).splitlines() or [""])[0][:120]
         die(
@@ -473,8 +460,7 @@ def lr_at(step: int) -> float:
 
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, step: int) -> None:
-    """ema <- d*ema + (1 - d)*model, d = min(ema_decay, (1 + step)/(10 + step)) so the EMA follows
-    the weights closely early on; buffers are copied."""
+    """ema <- d*ema + (1 - d)*model, d = min(ema_decay, (1 + step)/(10 + step))."""
     decay = min(CONFIG.train.ema_decay, (1 + step) / (10 + step))
     torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1.0 - decay)
     for b_ema, b in zip(ema.buffers(), model.buffers()):
@@ -506,8 +492,7 @@ def log_metrics(rt: Runtime, out_dir: Path, record: dict) -> None:
 
 
 def run_eval(ema: nn.Module, rt: Runtime, step: int, out_dir: Path) -> None:
-    """Rank 0 measures the EMA model and logs it, leaving the global RNG as it was (training then
-    continues exactly as without it); the other ranks wait."""
+    """Rank 0 measures the EMA model, leaving the global RNG as it was; the other ranks wait."""
     if rt.rank == 0:
         start = time.perf_counter()
         with torch.random.fork_rng(devices=[rt.device] if rt.device.type == "cuda" else []):
@@ -516,28 +501,35 @@ def run_eval(ema: nn.Module, rt: Runtime, step: int, out_dir: Path) -> None:
     barrier(rt)
 
 
-def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None) -> None:
-    """Train to train.steps (or --max-steps), checkpointing and evaluating; a resumed run continues
-    exactly, with the checkpoint's seed."""
-    tr, cuda = CONFIG.train, rt.device.type == "cuda"
-    local_batch = tr.batch_size // rt.world_size
-    if tr.batch_size % rt.world_size or local_batch % tr.grad_accum:
+def open_run(rt: Runtime, out_dir: Path, resume: str | None) -> dict | None:
+    """The checkpoint to resume (None: a fresh run, which refuses a folder holding one; `auto`: the
+    latest if any); rank 0 prepares the folder."""
+    found = list_checkpoints(out_dir)
+    resume = ("latest" if found else None) if resume == "auto" else resume
+    if resume is None and found:
         die(
-            f"train.batch_size {tr.batch_size} does not split into {rt.world_size} DDP ranks of "
-            f"{tr.grad_accum} equal micro-batches (train.grad_accum): change either"
+            f"{out_dir} holds a run (its newest checkpoint is {found[-1].name}): continue it with "
+            "--resume latest (or auto), or start a new run with another --out"
         )
     state = load_checkpoint(out_dir, resume) if resume is not None else None
+    if rt.rank == 0:  # the log as it was at the checkpoint: nothing of the lost steps is kept
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "metrics.jsonl").write_text("" if state is None else state["log"])
+        for tmp in (out_dir / "checkpoints").glob(".*.tmp"):  # a write cut short by a kill
+            tmp.unlink()
+        write_provenance(out_dir, rt._replace(seed=rt.seed if state is None else state["seed"]))
+    return state
+
+
+def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None) -> None:
+    """Train to train.steps (or --max-steps); a resumed run goes on as if it had never stopped."""
+    tr, cuda = CONFIG.train, rt.device.type == "cuda"
+    local_batch, parts = tr.batch_size // rt.world_size, rt.world_size * tr.grad_accum
+    if tr.batch_size % parts:
+        die(f"train.batch_size {tr.batch_size} is not a multiple of {parts} (ranks x grad_accum)")
+    state = open_run(rt, out_dir, resume)
     rt = rt if state is None else rt._replace(seed=state["seed"])  # resume with its own seed
     step = 0 if state is None else state["step"]
-    if rt.rank == 0:  # the log of a resumed run keeps its lines up to the checkpoint
-        out_dir.mkdir(parents=True, exist_ok=True)
-        log, kept = out_dir / "metrics.jsonl", []
-        for line in log.read_text().splitlines() if state is not None and log.exists() else []:
-            with contextlib.suppress(ValueError):  # a line torn by a kill is dropped
-                if json.loads(line)["step"] <= step:
-                    kept.append(line + "\n")
-        log.write_text("".join(kept))
-        write_provenance(out_dir, rt)
 
     torch.manual_seed(seed_for(rt.seed, 0, 0, "init"))  # the same initial weights on every rank
     model = build_model().to(rt.device)
@@ -548,25 +540,28 @@ def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None)
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         print0(rt, f"resumed from {state['path']} at step {step}, seed {rt.seed}")
+    # the log's running sums since its last line: rank 0 carries on the checkpoint's (all ranks')
+    carried = state["log_sums"] if state is not None and rt.rank == 0 else {}
+    sums = {k: v.to(rt.device) for k, v in carried.items()}
+    n_logged = 0 if state is None else state["log_count"]
     # model stays the plain module (its state_dict has no DDP or compile key prefixes); net is
     # what the loss calls: DDP-wrapped under torchrun, compiled on a GPU.
-    ddp = None
-    if rt.world_size > 1:
-        ddp = torch.nn.parallel.DistributedDataParallel(model, [rt.device.index] if cuda else None)
+    ids = [rt.device.index] if cuda else None
+    ddp = torch.nn.parallel.DistributedDataParallel(model, ids) if rt.world_size > 1 else None
     net = torch.compile(ddp or model) if cuda and tr.compile else ddp or model
     last = tr.steps if max_steps is None else min(tr.steps, max_steps)
     print0(rt, f"{CONFIG.name}: {sum(p.numel() for p in model.parameters()):,} parameters, {rt}")
     if CONFIG.eval.at_start and step == 0:
         run_eval(ema, rt, 0, out_dir)
 
-    # A DataLoader worker process prepares the batches of the coming steps (train.prefetch ahead),
-    # taking data and coupling off the critical path; each is a pure function of its step, so
-    # timing never changes what a step gets. A missing input fails here, not in the worker.
+    # A worker process prepares the batches train.prefetch steps ahead, off the critical path (each
+    # a pure function of its step, so timing changes nothing); a missing input fails here, not
+    # there.
     coupled_batch(rt, step, local_batch)
     workers = {"num_workers": 1, "prefetch_factor": tr.prefetch} if tr.prefetch else {}
     make = functools.partial(worker_batch, rt, local_batch)
     loader = torch.utils.data.DataLoader(range(step, last), None, collate_fn=make, **workers)
-    sums, n_logged, tick = {}, 0, time.perf_counter()
+    tick = time.perf_counter()
     for batch in loader:
         if isinstance(batch, str):
             raise SystemExit(batch)
@@ -600,37 +595,41 @@ def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None)
             record["eta_s"] = (last - step) * seconds / n_logged
             log_metrics(rt, out_dir, record)
             sums, n_logged, tick = {}, 0, time.perf_counter()
+        if step == last or (CONFIG.eval.every and step % CONFIG.eval.every == 0):
+            run_eval(ema, rt, step, out_dir)
         if step % tr.checkpoint_every == 0 or step == last:
+            totals = torch.stack(list(sums.values())) if sums else torch.zeros(0, device=rt.device)
+            if rt.world_size > 1:
+                torch.distributed.all_reduce(totals)  # every rank's part of the log's running sums
             if rt.rank == 0:
-                state = {"format": CHECKPOINT_FORMAT, "step": step, "seed": rt.seed, "spec": SPEC}
+                state = {"format": 1, "step": step, "seed": rt.seed, "spec": SPEC}
                 state.update(spec_sha256=SPEC_SHA256, model=model.state_dict())
                 state.update(ema=ema.state_dict(), optimizer=optimizer.state_dict())
+                state.update(log_sums=dict(zip(sums, totals.cpu())), log_count=n_logged)
+                state["log"] = (out_dir / "metrics.jsonl").read_text()
                 save_checkpoint(out_dir / "checkpoints" / f"step_{step:07d}.pt", state)
                 for old in list_checkpoints(out_dir)[: -tr.keep_checkpoints]:
                     old.unlink(missing_ok=True)
             barrier(rt)
-        if step == last or (CONFIG.eval.every and step % CONFIG.eval.every == 0):
-            run_eval(ema, rt, step, out_dir)
 
 
 # --------------------------------------------------------------------------------------------- Main
 def parse_seeds(text: str) -> list[int]:
-    """`0-63`, `5` or `1,5,9-12` -> a sorted list of distinct non-negative seeds."""
-    seeds: set[int] = set()
-    try:
-        for part in text.split(","):
-            lo, _, hi = part.strip().partition("-")
-            seeds.update(range(int(lo), int(hi or lo) + 1))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a seed list like 0-63 or 1,5") from None
-    if not seeds or min(seeds) < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} names no non-negative seeds")
-    return sorted(seeds)
+    """`0-63`, `5` or `1,5,9-12` -> the sorted distinct seeds."""
+    ranges = [part.split("-") for part in text.replace(" ", "").split(",")]
+    if not all(1 <= len(r) <= 2 and all(v.isdigit() for v in r) for r in ranges):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed list like 0-63 or 1,5")
+    seeds = sorted({s for r in ranges for s in range(int(r[0]), int(r[-1]) + 1)})
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"{text!r} names no seeds")
+    return seeds
 
 
 def cmd_sample(rt: Runtime, args: argparse.Namespace) -> None:
-    """Samples of --seeds from the checkpoint's EMA, rank r taking every world_size-th seed. With
-    --pairs, rank 0 also gathers (seed, noise, sample) into one pair file for a reflow student."""
+    """Samples of --seeds from the checkpoint's EMA, rank r taking every world_size-th seed; with
+    --pairs also the (noise, sample) pairs."""
+    if args.pairs is not None and rt.world_size > 1:
+        die("sample --pairs writes one file from one process: run it without torchrun")
     model, step = load_ema_model(rt, args.out, args.checkpoint)
     seeds, samples, nfe = args.seeds[rt.rank :: rt.world_size], [], 0
     # each sample's noise from a generator of its own seed: independent of batch size and ranks
@@ -645,15 +644,10 @@ def cmd_sample(rt: Runtime, args: argparse.Namespace) -> None:
     samples = torch.cat(samples) if samples else torch.empty(0, *DATA_SHAPE)
     (args.out / "samples").mkdir(parents=True, exist_ok=True)
     save_samples(args.out / "samples", samples, seeds, rt, step)
-    parts = [(seeds, eps, samples)]
-    if args.pairs is not None and rt.world_size > 1:
-        parts = [None] * rt.world_size
-        torch.distributed.all_gather_object(parts, (seeds, eps, samples))
-    if args.pairs is not None and rt.rank == 0:
-        pairs = {"seeds": sum((p[0] for p in parts), []), "eps": torch.cat([p[1] for p in parts])}
-        pairs.update({"x_hat": torch.cat([p[2] for p in parts]), "step": step, "nfe": nfe})
+    if args.pairs is not None:  # a reflow student's data: x_hat where the ODE carries eps
+        pairs = {"seeds": seeds, "eps": eps, "x_hat": samples, "step": step, "nfe": nfe}
         save_checkpoint(args.pairs, {**pairs, "spec": SPEC, "spec_sha256": SPEC_SHA256})
-        print(f"wrote {len(pairs['seeds'])} pairs ({nfe} NFE each) to {args.pairs}", flush=True)
+        print(f"wrote {len(seeds)} pairs ({nfe} NFE each) to {args.pairs}", flush=True)
     barrier(rt)
     print0(rt, f"wrote {len(args.seeds)} samples of step {step} to {args.out / 'samples'}")
 
@@ -685,25 +679,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     names = "{" + ",".join(COMMANDS) + "}"
     commands = parser.add_subparsers(dest="command", required=True, metavar=names)
-    common, fmt = argparse.ArgumentParser(add_help=False), argparse.ArgumentDefaultsHelpFormatter
+    fmt, common = argparse.ArgumentDefaultsHelpFormatter, argparse.ArgumentParser(add_help=False)
+    add = functools.partial(commands.add_parser, formatter_class=fmt)
     common.add_argument("--out", type=Path, default=Path("runs") / CONFIG.name, help="run folder")
     common.add_argument("--device", default="auto", help="auto (CUDA if any), cpu, cuda or cuda:N")
     common.add_argument("--seed", type=int, help="override the spec's seed (repeats)")
-
-    def command(name: str, text: str) -> argparse.ArgumentParser:
-        p = commands.add_parser(name, help=text, parents=[common], formatter_class=fmt)
-        if name != "train":
-            p.add_argument("--checkpoint", default="latest", help="latest (in --out) or a path")
-        return p
-
-    p = command("train", "train, checkpoint and evaluate (the default)")
-    p.add_argument("--resume", metavar="latest|PATH", help="newest checkpoint in --out, or PATH")
+    trained = argparse.ArgumentParser(add_help=False, parents=[common])
+    trained.add_argument("--checkpoint", default="latest", help="latest (in --out) or a path")
+    p = add("train", help="train, checkpoint and evaluate (the default)", parents=[common])
+    p.add_argument("--resume", metavar="latest|auto|PATH", help="auto: latest if there is one")
     p.add_argument("--max-steps", type=int, metavar="N", help="stop after N steps (smoke runs)")
-    p = command("sample", "draw samples from a checkpoint's EMA weights")
+    p = add("sample", help="draw samples from a checkpoint's EMA weights", parents=[trained])
     p.add_argument("--seeds", type=parse_seeds, default="0-999", help="sample i: noise of seed i")
     p.add_argument("--steps", type=int, metavar="N", help="sampler steps (default: the spec's)")
     p.add_argument("--pairs", type=Path, metavar="FILE", help="also write (noise, sample) pairs")
-    command("eval", "evaluate a checkpoint's EMA weights with the spec's eval")
+    add("eval", help="the spec's eval of a checkpoint's EMA weights", parents=[trained])
     args = parser.parse_args(argv)
     for flag, low in (("max_steps", 0), ("steps", 1), ("seed", 0)):
         if getattr(args, flag, None) is not None and not low <= getattr(args, flag) < 2**63:

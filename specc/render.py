@@ -132,13 +132,21 @@ def wrap_prose(text: str) -> str:
         if any(len(line) > LINE for line in lines[start:end]):
             lines[start:end] = reflow_docstring(lines[start:end])
     out: list[str] = []
-    for i, line in enumerate(lines):
-        stripped = line.lstrip()
-        if len(line) > LINE and i >= header and stripped.startswith("# ") and " " in stripped[2:]:
-            prefix = line[: len(line) - len(stripped)] + "# "
-            out += _wrap(stripped[2:], prefix, prefix)
+    i = 0
+    while i < len(lines):
+        prefix = lines[i][: len(lines[i]) - len(lines[i].lstrip())] + "# "
+        block = i
+        while block < len(lines) and lines[block].startswith(prefix) and i >= header:
+            block += 1  # a run of comment lines at one indent: one paragraph
+        comments = lines[i:block]
+        if any(len(c) > LINE for c in comments) and not any(
+            c[len(prefix) :].startswith((" ", "-")) for c in comments
+        ):
+            out += _wrap(" ".join(c[len(prefix) :] for c in comments), prefix, prefix)
+            i = block
         else:
-            out.append(line)
+            out.append(lines[i])
+            i += 1
     return "\n".join(out)
 
 

@@ -6,15 +6,18 @@ failure path stops with a reason instead of falling back in silence."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import ot
 import pytest
 import torch
 
-import specc.checks
+import specc.components.coupling
+import specc.plan
+from specc.components import unit_traits
+from specc.pipeline import check_spec
 
 REPO = Path(__file__).resolve().parent.parent
 SPECS = REPO / "specs"
@@ -37,8 +40,10 @@ def stable(build_module):
 
 def with_coupling(monkeypatch, module, **options) -> None:
     """Run `module` with other coupling options (its CONFIG is read at call time)."""
-    config = replace(module.CONFIG, coupling=replace(module.CONFIG.coupling, **options))
-    monkeypatch.setattr(module, "CONFIG", config)
+    coupling = SimpleNamespace(**{**vars(module.CONFIG.coupling), **options})
+    monkeypatch.setattr(
+        module, "CONFIG", SimpleNamespace(**{**vars(module.CONFIG), "coupling": coupling})
+    )
 
 
 def points(k: int, d: int, seed: int, dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
@@ -275,9 +280,20 @@ def test_resample_torchcfm_keeps_one_minus_one_over_e_distinct_pairs(build_modul
 @pytest.fixture(scope="module")
 def labelled(build_module):
     """couple_exact_ot built as if the toy model were class-conditional: condition auto becomes
-    within_class (the couplings only see flattened points, so toy points serve)."""
+    within_class (the couplings only see flattened points, so toy points serve). Only the
+    coupling's derived condition is patched, by its own rule applied to a class-conditional model;
+    the rest of the script stays unconditional."""
+    traits_of = specc.plan.unit_traits
+
+    def conditional_coupling(spec, units=None):
+        traits = traits_of(spec, units)
+        as_conditional = {**spec, "model": {**spec["model"], "num_classes": 10}}
+        condition = specc.components.coupling.minibatch(as_conditional)["condition"]
+        traits["coupling"] = {**traits["coupling"], "condition": condition}
+        return traits
+
     mp = pytest.MonkeyPatch()
-    mp.setattr(specc.checks, "conditional", lambda spec: True)
+    mp.setattr(specc.plan, "unit_traits", conditional_coupling)
     try:  # the patch is needed only while building
         modules = {
             "exact_ot": build_module(SPECS / "couple_exact_ot.yaml"),
@@ -314,28 +330,56 @@ def test_within_class_never_crosses_classes_and_keeps_each_class(labelled, kind)
 
 
 def test_coupled_batch_is_a_pure_function_of_the_step(sink):
-    rt = sink.Runtime(0, 0, 1, torch.device("cpu"), 0)
+    rt = sink.Runtime(0, 1, torch.device("cpu"), 0)
     a = sink.coupled_batch(rt, 7, 64)
     b = sink.coupled_batch(rt, 7, 64)
+    assert all(v.device.type == "cpu" for v in a[:2])  # the train loop moves them to the device
     assert all(torch.equal(p, q) for p, q in zip(a[:2], b[:2], strict=True))
-    c = sink.coupled_batch(replace(rt, rank=1), 7, 64)
+    c = sink.coupled_batch(rt._replace(rank=1), 7, 64)
     assert not torch.equal(a[0], c[0])  # each rank draws and couples its own batch
 
 
-def test_labelled_condition_checks():
-    spec = {
-        "data": {"kind": "digits"},
-        "model": {"kind": "unet", "num_classes": 10},
-        "coupling": {"kind": "exact_ot", "condition": "ignore"},
-    }
-    [(path, message, severity)] = list(specc.checks.check_coupling(spec))
+def resolved(tmp_path: Path, text: str) -> dict:
+    """The resolved spec of a YAML text (valid against the schema; the checks may still object)."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = check_spec(path)
+    assert result.resolved is not None, [d.format() for d in result.diagnostics]
+    return result.resolved.data
+
+
+def test_labelled_condition_checks(tmp_path):
+    def findings(spec, check=specc.components.coupling.check_condition):
+        return list(check(spec, unit_traits(spec)))
+
+    digits = "version: 1\ndata: {kind: digits}\n"
+    spec = resolved(
+        tmp_path,
+        digits + "model: {kind: unet, num_classes: 10}\n"
+        "coupling: {kind: exact_ot, condition: ignore}\n",
+    )
+    [(path, message, severity)] = findings(spec)
     assert path == ("coupling", "condition") and severity == "warning" and "N(0, I)" in message
-    spec["coupling"]["condition"] = "auto"
-    assert specc.checks.coupling_condition(spec) == "within_class"
-    assert list(specc.checks.check_coupling(spec)) == []
-    spec["model"]["num_classes"] = 0  # unconditional: no reason to pair within classes
-    assert specc.checks.coupling_condition(spec) == "ignore"
-    spec["data"] = {"kind": "toy2d"}
-    spec["coupling"]["condition"] = "within_class"
-    [(path, message, severity)] = list(specc.checks.check_coupling(spec))
+    spec = resolved(
+        tmp_path, digits + "model: {kind: unet, num_classes: 10}\ncoupling: {kind: exact_ot}\n"
+    )
+    assert spec["coupling"]["condition"] == "auto"
+    assert unit_traits(spec)["coupling"]["condition"] == "within_class"
+    assert findings(spec) == []
+    # unconditional: no reason to pair within classes
+    spec = resolved(tmp_path, digits + "model: {kind: unet}\ncoupling: {kind: exact_ot}\n")
+    assert unit_traits(spec)["coupling"]["condition"] == "ignore"
+    spec = resolved(
+        tmp_path,
+        "version: 1\ndata: {kind: toy2d, distribution: moons}\nmodel: {kind: mlp}\n"
+        "coupling: {kind: exact_ot, condition: within_class}\n",
+    )
+    [(path, message, severity)] = findings(spec)
     assert severity == "error" and "has no labels" in message
+    # reflow's pairs carry no labels: a class-conditional student is warned, an unconditional not
+    reflow = "coupling: {kind: reflow, pairs: pairs.pt, teacher: t}\n"
+    spec = resolved(tmp_path, digits + "model: {kind: unet, num_classes: 10}\n" + reflow)
+    [(path, message, severity)] = findings(spec, specc.components.coupling.check_reflow)
+    assert path == ("coupling", "kind") and severity == "warning" and "labels" in message
+    spec = resolved(tmp_path, digits + "model: {kind: unet}\n" + reflow)
+    assert findings(spec, specc.components.coupling.check_reflow) == []

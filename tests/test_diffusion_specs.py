@@ -36,7 +36,7 @@ def test_spec_trains_and_evaluates(build_module, tmp_path, name):
 @pytest.mark.parametrize("name", SAMPLING_ONLY)
 def test_sampler_spec_evaluates(build_module, name):
     m = build_module(REPO / "specs" / f"{name}.yaml", *SMOKE)
-    rt = m.Runtime(0, 0, 1, torch.device("cpu"), 0)
+    rt = m.Runtime(rank=0, world_size=1, device=torch.device("cpu"), seed=0)
     metrics = m.evaluate(m.build_model(), rt, 0, None)
     assert metrics["nfe"] > 0 and torch.isfinite(torch.tensor(metrics["w2"]))
 

@@ -1,6 +1,8 @@
 """Epsilon Scaling (sampler.epsilon_scaling, METHODS 7.2-7.5) against the papers' own forms.
 
-The script applies ES in velocity space, u' = u - (1 - 1/lambda)*(kappa/alpha)*eps_hat. The tests
+The script applies ES by wrapping the field a sampler step evaluates (epsilon_scaled), in velocity
+space u' = u - (1 - 1/lambda)*(kappa/alpha)*eps_hat or on (x_hat, eps_hat); `with
+m.epsilon_schedule(fn)` samples with another schedule fn(t, i, n) -> lambda. The tests
 rebuild the DDIM-ES step (Ning et al.: x' = (z - sigma*eps/lambda)/alpha, z_s = alpha_s*x' +
 sigma_s*eps/lambda) and EDM-ES (D' = x - sigma*eps_hat/lambda in sigma-space, both Heun evaluations
 scaled) by hand from the raw network output, and check that lambda = 1 changes nothing, that the
@@ -43,6 +45,17 @@ def const(lam: float):
     return lambda t, i, n: lam
 
 
+NO_SCALING = const(1.0)  # lambda = 1 everywhere: the sampler without Epsilon Scaling
+
+STOCHASTIC_KINDS = ("ddim_eta", "ddpm", "edm_stochastic", "euler_maruyama")
+
+
+def noise_kw(sampler: str, seed: int = 3) -> dict:
+    """generator= for the samplers that inject noise (only they take one)."""
+    kind = sampler.split(",")[0].removeprefix("{kind: ").rstrip("}")
+    return {"generator": torch.Generator().manual_seed(seed)} if kind in STOCHASTIC_KINDS else {}
+
+
 SAMPLERS = [
     "{kind: euler",
     "{kind: heun, space: t",
@@ -64,12 +77,11 @@ def test_lambda_one_is_the_identity_in_every_sampler(build_module, sampler):
     plain = build_module(es_spec(sampler, None))
     scaled = build_module(es_spec(sampler))
     eps = noise(64)
-    a, nfe_a = plain.sample(Wiggly(), eps, 6, generator=torch.Generator().manual_seed(3))
-    b, nfe_b = scaled.sample(
-        Wiggly(), eps, 6, generator=torch.Generator().manual_seed(3), schedule=const(1.0)
-    )
+    a, nfe_a = plain.sample(Wiggly(), eps, 6, **noise_kw(sampler))
+    with scaled.epsilon_schedule(NO_SCALING):
+        b, nfe_b = scaled.sample(Wiggly(), eps, 6, **noise_kw(sampler))
     assert torch.equal(a, b) and nfe_a == nfe_b
-    c, _ = scaled.sample(Wiggly(), eps, 6, generator=torch.Generator().manual_seed(3))
+    c, _ = scaled.sample(Wiggly(), eps, 6, **noise_kw(sampler))
     assert (c - a).abs().max() > 1e-3
 
 
@@ -84,26 +96,26 @@ def test_lambda_one_is_the_identity_in_every_sampler(build_module, sampler):
     ],
 )
 def test_scaled_views_are_consistent_and_identity_at_one(build_module, path, prediction):
-    """epsilon_scaled itself (not the lambda == 1 shortcut): lambda = 1 returns the views to float
-    precision; any lambda keeps z = alpha*x' + sigma*eps' and u' = d_alpha*x' + d_sigma*eps', with
-    eps' = eps_hat/lambda exactly (METHODS 7.2 steps 2-3)."""
+    """epsilon_scaled on the network's velocity field u(z, t) and on its denoiser (x_hat, eps_hat)
+    (z, t): lambda = 1 returns the field itself; any lambda keeps z = alpha*x' + sigma*eps' and
+    u' = d_alpha*x' + d_sigma*eps', with eps' = eps_hat/lambda exactly (METHODS 7.2 steps 2-3)."""
     extra = f"path: {{kind: {path}}}\nloss: {{kind: cfm, prediction: {{kind: {prediction}}}}}\n"
     extra += "train: {t_min: 0.001, t_max: 0.999}\neval: {kind: w2, plot: false}\n"
-    m = build_module(es_spec("{kind: euler, t_max: 0.99", extra=extra))
+    # prune=False: velocity_field and denoiser are there whichever of them the sampler uses
+    m = build_module(es_spec("{kind: euler, t_max: 0.99", extra=extra), prune=False)
     z = noise(50)
-    t = torch.rand(50, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    t = 0.05 + 0.9 * t
-    pred = m.predict(Wiggly(), z, t)
-    same = m.epsilon_scaled(pred, z, t, 1.0)
-    for view in ("velocity", "x0", "eps"):
-        torch.testing.assert_close(getattr(same, view), getattr(pred, view), rtol=1e-12, atol=1e-12)
-    lam = 1.3
-    new = m.epsilon_scaled(pred, z, t, lam)
-    tt = t[:, None]
-    a, sg, da, ds = m.alpha(tt), m.sigma(tt), m.d_alpha(tt), m.d_sigma(tt)
-    torch.testing.assert_close(new.eps, pred.eps / lam, rtol=1e-15, atol=1e-15)
-    torch.testing.assert_close(a * new.x0 + sg * new.eps, z, rtol=1e-10, atol=1e-10)
-    torch.testing.assert_close(da * new.x0 + ds * new.eps, new.velocity, rtol=1e-9, atol=1e-9)
+    times = torch.rand(10, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    u, denoise = m.velocity_field(Wiggly()), m.denoiser(Wiggly())
+    assert m.epsilon_scaled(u, 1.0) is u and m.epsilon_scaled(denoise, 1.0) is denoise
+    for t in (0.05 + 0.9 * times).tolist():
+        a, sg, da, ds = m.path_at(t)
+        x_hat, eps_hat = denoise(z, t)
+        for lam in (1.0, 1.3, 0.8):
+            x_new, eps_new = m.epsilon_scaled(denoise, lam)(z, t)
+            u_new = m.epsilon_scaled(u, lam)(z, t)
+            torch.testing.assert_close(eps_new, eps_hat / lam, rtol=1e-15, atol=1e-15)
+            torch.testing.assert_close(a * x_new + sg * eps_new, z, rtol=1e-10, atol=1e-10)
+            torch.testing.assert_close(da * x_new + ds * eps_new, u_new, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("path", ["rectified", "vp_cosine"])
@@ -195,11 +207,14 @@ def test_per_step_displacement(build_module):
     grid = m.time_grid(steps)
     t, s = grid[i], grid[i + 1]
     _, with_es, _ = next(m.sample_steps(net, z, steps, start=i))
-    _, without, _ = next(m.sample_steps(net, z, steps, start=i, schedule=m.no_epsilon_scaling))
-    eps_hat = m.predict(net, z, m.grid_time(z, t)).eps
-    tt, ss = torch.tensor(t, dtype=torch.float64), torch.tensor(s, dtype=torch.float64)
-    ratio = math.exp((float(m.log_snr(ss)) - float(m.log_snr(tt))) / 2)
-    expected = (1 - 1 / lam) * float(m.sigma(ss)) * (ratio - 1) * eps_hat
+    with m.epsilon_schedule(NO_SCALING):
+        _, without, _ = next(m.sample_steps(net, z, steps, start=i))
+    # eps_hat of the velocity network (METHODS 3): (alpha*u_hat - d_alpha*z)/kappa
+    (a_t, s_t, da_t, ds_t), (a_s, s_s, _, _) = m.path_at(t), m.path_at(s)
+    u_hat = net(z, torch.full((len(z),), t, dtype=torch.float64))
+    eps_hat = (a_t * u_hat - da_t * z) / (ds_t * a_t - da_t * s_t)
+    ratio = math.exp((2 * math.log(a_s / s_s) - 2 * math.log(a_t / s_t)) / 2)
+    expected = (1 - 1 / lam) * s_s * (ratio - 1) * eps_hat
     torch.testing.assert_close(with_es - without, expected, rtol=1e-9, atol=1e-12)
 
 
@@ -208,7 +223,8 @@ def test_alpha_min_skips_exactly_the_t1_evaluation(build_module):
     net, eps = Wiggly(), noise(32)
     z = eps.clone()  # sigma_1 = 1
     with_es = list(m.sample_steps(net, z, 5))
-    without = list(m.sample_steps(net, z, 5, schedule=m.no_epsilon_scaling))
+    with m.epsilon_schedule(NO_SCALING):
+        without = list(m.sample_steps(net, z, 5))
     assert torch.equal(with_es[0][1], without[0][1])  # the step from t = 1 is unscaled
     assert (with_es[1][1] - without[1][1]).abs().max() > 1e-3
     # a threshold above alpha at t = 0.8 (0.2) leaves the second step unscaled as well
@@ -263,7 +279,8 @@ def test_search_recovers_a_known_eps_inflation(build_module, prediction):
         t0 = m.time_grid(steps)[0]
         z0 = float(m.sigma(torch.tensor(t0, dtype=torch.float64))) * eps
         exact = exact_endpoint(m, z0, t0, MU, S)
-        z = m.sample(model, eps, steps, schedule=schedule)[0]
+        with m.epsilon_schedule(schedule):
+            z = m.sample(model, eps, steps)[0]
         return float((z - exact).square().mean().sqrt())
 
     result = m.search_epsilon_scaling(
@@ -288,24 +305,24 @@ def test_exposure_bias_with_and_without_scaling(build_module, sampler, c):
     x, eps = MU + S * noise(2000, 7), noise(2000, 8)
 
     def curve(net, mode, schedule):
-        g = torch.Generator().manual_seed(5)
-        return m.exposure_bias_curve(net, x, eps, mode, generator=g, schedule=schedule)[1]
+        with m.epsilon_schedule(schedule):
+            return m.exposure_bias_curve(net, x, eps, mode, **noise_kw(sampler, 5))[1]
 
     for mode in ("chain", "single_step"):
-        plain = curve(model, mode, m.no_epsilon_scaling)
+        plain = curve(model, mode, NO_SCALING)
         fixed = curve(model, mode, const(c))
-        reference = curve(exact, mode, m.no_epsilon_scaling)
+        reference = curve(exact, mode, NO_SCALING)
         assert fixed == pytest.approx(reference, rel=1e-9, abs=1e-12)
         assert max(abs(p - r) for p, r in zip(plain, reference, strict=True)) > 1e-3
         if mode == "single_step":
             assert sum(fixed) < 0.85 * sum(plain)
 
 
-def test_each_option_changes_the_generated_code_as_it_says(tmp_path):
+def test_each_option_changes_the_generated_code_as_it_says(tmp_path, import_text):
     from conftest import build_text
 
     off = build_text(es_spec("{kind: heun, space: t", None), (), tmp_path)
-    for name in ("epsilon_scaling", "epsilon_lambda", "predict_scaled", "tune-es", "Epsilon"):
+    for name in ("epsilon_scaling", "epsilon_lambda", "epsilon_scaled", "tune-es", "Epsilon"):
         assert name not in off  # off: no Epsilon Scaling code at all
     texts = {
         kind: build_text(es_spec("{kind: heun, space: t", es), (), tmp_path)
@@ -320,11 +337,18 @@ def test_each_option_changes_the_generated_code_as_it_says(tmp_path):
         assert f'    """{kind}: lambda' in text  # only the chosen schedule is emitted
         others = [k for k in texts if k != kind and not kind.startswith(k)]
         assert not any(f'    """{k}: lambda' in text for k in others)
-        assert "b: float = 1.0123" in text or "values: tuple[float, ...] = (1.0123, 0.9876)" in text
-        assert "alpha_min: float = 0.001" in text
-        assert "predict_scaled(model, z_euler, grid_time(z, s), y, lam)" in text  # the corrector
-        assert '"tune-es": (add_tune_es_arguments, cmd_tune_es)' in text
-    assert "k: float = 0.0456" in texts["linear"] and "k: float = " not in texts["constant"]
+        es = import_text(text).SPEC["sampler"]["epsilon_scaling"]  # the embedded spec
+        assert es.get("b") == 1.0123 or es.get("values") == [1.0123, 0.9876]
+        assert es["alpha_min"] == 0.001
+        # the corrector evaluates the step's field from grid_steps, which is the scaled field
+        assert "for i, t, s, u in grid_steps(velocity_field(model, y), grid, start):" in text
+        assert "z = z + h * (d + u(z_euler, s)) / 2" in text
+        assert "epsilon_scaled(field, schedule(grid[i], i, n))" in text
+        assert '"tune-es": cmd_tune_es' in text
+    linear, constant = (
+        import_text(texts[k]).SPEC["sampler"]["epsilon_scaling"] for k in ("linear", "constant")
+    )
+    assert linear["k"] == 0.0456 and "k" not in constant
 
 
 TOY_ES = (

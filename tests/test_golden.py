@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 import shutil
 import subprocess
 import sys
@@ -47,7 +49,7 @@ def test_generated_code_is_formatted_and_lint_clean():
     )
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
     lint = subprocess.run(
-        [*_ruff(), "check", "--no-cache", "--select", "E4,E7,E9,F", "generated/"],
+        [*_ruff(), "check", "--no-cache", "--select", "E4,E7,E9,F,ARG", "generated/"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -73,3 +75,52 @@ def test_every_generated_command_parses_its_arguments(script, import_text, capsy
             module.parse_args(argv)
         assert exit_info.value.code == 0, f"{script} {' '.join(argv)}"
         assert "usage:" in capsys.readouterr().out
+
+
+SCRIPTS = sorted((REPO / "generated").glob("*.py"))
+
+
+def test_every_script_is_within_its_line_budget():
+    """generated/budgets.json holds each committed script's line budget under one ceiling: a
+    script that grows past it fails here, so growth is a decision made in that file."""
+    budgets = json.loads((REPO / "generated" / "budgets.json").read_text())
+    assert sorted(budgets["scripts"]) == [p.stem for p in SCRIPTS], "budgets.json vs generated/"
+    for script in SCRIPTS:
+        limit = budgets["scripts"][script.stem]
+        lines = len(script.read_text().splitlines())
+        assert limit <= budgets["ceiling"], f"{script.name}: budget above the ceiling"
+        assert lines <= limit, (
+            f"{script.name} has {lines} lines, over its budget of {limit}: cut it, or raise the "
+            "budget in generated/budgets.json"
+        )
+
+
+def _names(node: ast.stmt) -> set[str]:
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Assign, ast.AnnAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return set()
+
+
+@pytest.mark.parametrize("script", [p.name for p in SCRIPTS])
+def test_every_top_level_name_is_reachable_from_main(script):
+    """Walk from main() (and the __main__ guard) through every name a reachable definition
+    loads: a function, class or constant nothing reaches is dead weight in the file."""
+    tree = ast.parse((REPO / "generated" / script).read_text())
+    defined = {name: node for node in tree.body for name in _names(node)}
+    stack = ["main"] + [
+        n.id
+        for node in tree.body
+        if not _names(node) and not isinstance(node, (ast.Import, ast.ImportFrom))
+        for n in ast.walk(node)
+        if isinstance(n, ast.Name)
+    ]
+    seen: set[str] = set()
+    while stack:
+        name = stack.pop()
+        if name in defined and name not in seen:
+            seen.add(name)
+            stack += [n.id for n in ast.walk(defined[name]) if isinstance(n, ast.Name)]
+    assert sorted(set(defined) - seen) == [], f"{script}: unreachable top-level names"

@@ -19,15 +19,15 @@ eval: {kind: w2, plot: false, n_samples: 8}
 
 
 def module_for(build_module, tmp_path: Path, data: str):
-    """A fresh generated module per data spec (its dataset cache starts empty)."""
+    """A fresh generated module per data spec (its dataset cache starts empty; modules of equal
+    text are shared)."""
     mod = build_module(BASE + f"data: {data}\n")
     mod._DATASET = None
-    mod._PERMUTATIONS.clear()
     return mod
 
 
 def runtime(mod, rank: int = 0, world: int = 1, seed: int = 0):
-    return mod.Runtime(rank, rank, world, torch.device("cpu"), seed)
+    return mod.Runtime(rank, world, torch.device("cpu"), seed)
 
 
 def write_cifar_batch(path: Path, images: np.ndarray, labels: list[int]) -> None:
@@ -56,6 +56,7 @@ def test_cifar10_pickle_batches(build_module, tmp_path: Path):
     assert labels.tolist() == [v for i in range(1, 6) for v in (i, i + 1, 9)]
     x, y = mod.batch_for_step(runtime(mod), 0, 4)
     assert x.shape == (4, 3, 32, 32) and x.min() >= -1 and x.max() <= 1 and y.dtype == torch.long
+    assert x.device.type == y.device.type == "cpu"  # the training loop moves them to the device
 
 
 def test_cifar10_missing_and_malicious_files_are_refused(build_module, tmp_path: Path):
@@ -136,11 +137,16 @@ def test_tensor_npy_and_pt(build_module, tmp_path: Path):
     assert labels.tolist() == [0, 1, 2, 0, 1, 2]
     wrong = f"{{kind: tensor, path: '{tmp_path / 'latents.npy'}', shape: [4, 4, 4]}}"
     mod = module_for(build_module, tmp_path, wrong)
-    with pytest.raises(SystemExit, match=r"expected examples of shape \(4, 4, 4\)"):
+    # names the file's shape and the expected one
+    with pytest.raises(SystemExit, match=r"data of shape \(6, 4, 8, 8\), not \(N, \*\(4, 4, 4\)\)"):
         mod.dataset()
     missing = f"{{kind: tensor, path: '{tmp_path / 'nope.npy'}', shape: [4, 8, 8]}}"
     with pytest.raises(SystemExit, match="data.path .*nope.npy not found"):
         module_for(build_module, tmp_path, missing).dataset()
+    # training says so too, in the main process (before the data worker starts), not a traceback
+    mod = module_for(build_module, tmp_path, missing)
+    with pytest.raises(SystemExit, match="data.path .*nope.npy not found"):
+        mod.main(["--device", "cpu", "--out", str(tmp_path / "run"), "--max-steps", "1"])
 
 
 def test_digits_bundled_and_upsampled(build_module, tmp_path: Path):

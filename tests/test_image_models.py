@@ -60,6 +60,7 @@ def test_output_shape_zero_init_and_conditioning(build_module, model):
     net = mod.build_model()
     z, t = torch.randn(5, 1, 8, 8), torch.rand(5)
     y = torch.tensor([0, 1, 2, 3, 10])
+    assert net.embed.classes.num_embeddings == 11  # the classes and the null class
     out = net(z, t, y)
     assert out.shape == z.shape and torch.count_nonzero(out) == 0  # zero-initialised output
     for p in net.parameters():  # leave the zero init so the output depends on everything
@@ -76,7 +77,7 @@ def test_classifier_free_guidance_combines_outputs(build_module):
     for p in net.parameters():
         p.data.add_(0.05 * torch.randn_like(p))
     z, t, y = torch.randn(4, 1, 8, 8), torch.rand(4), torch.tensor([1, 4, 7, 9])
-    guided = mod.sampling_model(net)
+    guided = mod.ClassifierFreeGuidance(net, mod.CONFIG.model.guidance_scale)
     cond, uncond = net(z, t, y), net(z, t, None)
     torch.testing.assert_close(
         guided(z, t, y), uncond + 3.0 * (cond - uncond), rtol=1e-5, atol=1e-5
@@ -85,11 +86,21 @@ def test_classifier_free_guidance_combines_outputs(build_module):
     plain = mod.ClassifierFreeGuidance(net, 1.0)
     torch.testing.assert_close(plain(z, t, y), cond, rtol=1e-5, atol=1e-5)
     assert mod.labels_for_seeds([3, 10, 27], torch.device("cpu")).tolist() == [3, 0, 7]
+    # sample() guides with the spec's scale: the same sampler without guidance (scale 1), given
+    # the guided network, draws the same samples
+    unguided = build_module(spec(TINY_UNET.replace("guidance_scale: 3.0", "guidance_scale: 1.0")))
+    eps = torch.randn(4, 1, 8, 8)
+    x, nfe = mod.sample(net, eps, 3, y)
+    x_ref, nfe_ref = unguided.sample(guided, eps, 3, y)
+    torch.testing.assert_close(x, x_ref, rtol=1e-5, atol=1e-5)
+    assert nfe == nfe_ref
+    torch.testing.assert_close(mod.sample(net, eps, 3, None)[0], unguided.sample(net, eps, 3)[0])
+    assert not torch.allclose(x, unguided.sample(net, eps, 3, y)[0], rtol=1e-3, atol=1e-3)
 
 
 def test_label_dropout_rate_and_purity(build_module):
     mod = build_module(spec(TINY_UNET))
-    rt = mod.Runtime(0, 0, 1, torch.device("cpu"), 0)
+    rt = mod.Runtime(0, 1, torch.device("cpu"), 0)
     y = torch.arange(20000) % 10
     dropped = mod.drop_labels(rt, 7, y)
     null = dropped == 10
@@ -97,3 +108,9 @@ def test_label_dropout_rate_and_purity(build_module):
     assert torch.equal(dropped[~null], y[~null])
     assert torch.equal(dropped, mod.drop_labels(rt, 7, y))  # a function of the step
     assert not torch.equal(dropped, mod.drop_labels(rt, 8, y))
+    # the training pairs carry the dropped labels (coupled_batch drops them after the coupling;
+    # the independent coupling keeps the data order)
+    x, eps, labels = mod.coupled_batch(rt, 7, 64)
+    x_data, y_data = mod.batch_for_step(rt, 7, 64)
+    assert torch.equal(x, x_data) and eps.shape == x.shape
+    assert torch.equal(labels, mod.drop_labels(rt, 7, y_data))

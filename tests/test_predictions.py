@@ -19,14 +19,32 @@ T = torch.linspace(0.01, 0.99, 50, dtype=torch.float64)
 
 
 def build(build_module, path: str, prediction: str, weighting: str = "uniform"):
+    """The script with every helper of its units kept (prune=False): the conversions under test
+    (to_denoised, to_velocity, velocity_error_gain, log_snr, ...) are pruned where its loss and
+    Euler sampler do not reach them, and GaussianModel's edm input needs time_from_log_snr."""
     return build_module(
         spec(
             PATHS[path],
             SAFE_RANGES,
             f"loss: {{kind: cfm, prediction: {{kind: {prediction}}}}}\n",
             f"weighting: {{kind: {weighting}}}\n",
-        )
+        ),
+        prune=False,
     )
+
+
+def raw_output(m, model: nn.Module, z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The network's raw output at (z, t): edm's preconditioned F, else model(z, t) itself."""
+    if m.CONFIG.loss.prediction.kind == "edm":
+        return m.network_output(model, z, t)
+    return model(z, t)
+
+
+def output_target(m, x: torch.Tensor, eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """What the raw output regresses onto (the velocity network's is the velocity itself)."""
+    if m.CONFIG.loss.prediction.kind == "velocity":
+        return m.target_velocity(x, eps, t)
+    return m.output_target(x, eps, t)
 
 
 class Wiggly(nn.Module):
@@ -48,17 +66,29 @@ def test_views_of_the_exact_network_are_the_gaussian_posterior(build_module, pat
     """The exact network in any output space converts to the same (u*, x*, eps*): every
     conversion of METHODS.md §3 checked against the posterior written from definitions."""
     m = build(build_module, path, prediction)
+    model = GaussianModel(m, 1.5, 0.3)
     x, eps = batch()
     z = m.interpolate(x, eps, T)
-    pred = m.predict(GaussianModel(m, 1.5, 0.3), z, T)
+    out = raw_output(m, model, z, T)
+    x_hat, e_hat = m.to_denoised(out, z, T)
     x_star, e_star = gaussian_posterior(m, z, T, 1.5, 0.3)
     tt = T[:, None]
     u_star = m.d_alpha(tt) * x_star + m.d_sigma(tt) * e_star
     tol = {"rtol": 1e-9, "atol": 1e-9}
-    torch.testing.assert_close(pred.x0, x_star, **tol)
-    torch.testing.assert_close(pred.eps, e_star, **tol)
-    torch.testing.assert_close(pred.velocity, u_star, **tol)
-    torch.testing.assert_close(m.model_velocity(GaussianModel(m, 1.5, 0.3), z, T), u_star, **tol)
+    torch.testing.assert_close(x_hat, x_star, **tol)
+    torch.testing.assert_close(e_hat, e_star, **tol)
+    torch.testing.assert_close(m.model_velocity(model, z, T), u_star, **tol)
+    if prediction != "velocity":  # the velocity network's output is its velocity view
+        torch.testing.assert_close(m.to_velocity(out, z, T), u_star, **tol)
+    # the samplers' views at one grid time, for the whole batch
+    for time in (0.25, 0.6):
+        t = torch.full_like(T, time)
+        x_t, e_t = gaussian_posterior(m, z, t, 1.5, 0.3)
+        u_t = float(m.d_alpha(t[:1])) * x_t + float(m.d_sigma(t[:1])) * e_t
+        torch.testing.assert_close(m.velocity_field(model)(z, time), u_t, **tol)
+        x_field, e_field = m.denoiser(model)(z, time)
+        torch.testing.assert_close(x_field, x_t, **tol)
+        torch.testing.assert_close(e_field, e_t, **tol)
 
 
 @pytest.mark.parametrize("path,prediction", COMBOS)
@@ -71,19 +101,19 @@ def test_views_round_trip_and_the_loss_is_the_weighted_velocity_error(
     m = build(build_module, path, prediction, "eps_mse")
     x, eps = batch(1)
     z = m.interpolate(x, eps, T)
-    pred = m.predict(Wiggly(), z, T)
+    out = raw_output(m, Wiggly(), z, T)
+    x_hat, e_hat = m.to_denoised(out, z, T)
+    u_hat = m.model_velocity(Wiggly(), z, T)
     tt = T[:, None]
     tol = {"rtol": 1e-9, "atol": 1e-9}
-    torch.testing.assert_close(m.alpha(tt) * pred.x0 + m.sigma(tt) * pred.eps, z, **tol)
-    torch.testing.assert_close(
-        m.d_alpha(tt) * pred.x0 + m.d_sigma(tt) * pred.eps, pred.velocity, **tol
-    )
+    torch.testing.assert_close(m.alpha(tt) * x_hat + m.sigma(tt) * e_hat, z, **tol)
+    torch.testing.assert_close(m.d_alpha(tt) * x_hat + m.d_sigma(tt) * e_hat, u_hat, **tol)
     u = m.target_velocity(x, eps, T)
-    out = m.network_output(Wiggly(), z, T)
-    gain = m.velocity_error_gain(T)[:, None]
-    torch.testing.assert_close(pred.velocity - u, gain * (out - m.output_target(x, eps, T)), **tol)
+    # g_t = 1 for the velocity network, whose output and target are u_hat and u themselves
+    gain = 1.0 if prediction == "velocity" else m.velocity_error_gain(T)[:, None]
+    torch.testing.assert_close(u_hat - u, gain * (out - output_target(m, x, eps, T)), **tol)
     loss, _ = m.loss_fn(Wiggly(), x, eps, T)
-    expected = (m.weight(T) * (pred.velocity - u).square().mean(dim=1)).mean()
+    expected = (m.weight(T) * (u_hat - u).square().mean(dim=1)).mean()
     assert float(loss) == pytest.approx(float(expected), rel=1e-6)
 
 
@@ -93,7 +123,7 @@ def test_output_mse_is_a_plain_mse_on_the_output(build_module, prediction):
     m = build(build_module, path, prediction, "output_mse")
     x, eps = batch(2)
     z = m.interpolate(x, eps, T)
-    err = m.network_output(Wiggly(), z, T) - m.output_target(x, eps, T)
+    err = raw_output(m, Wiggly(), z, T) - output_target(m, x, eps, T)
     loss, _ = m.loss_fn(Wiggly(), x, eps, T)
     assert float(loss) == pytest.approx(float(err.square().mean()), rel=1e-6)
     if prediction == "velocity":
@@ -118,16 +148,17 @@ def test_rectified_error_identities(build_module):
     m = build(build_module, "rectified", "velocity")
     x, eps = batch(4)
     z = m.interpolate(x, eps, T)
-    p = m.predict(Wiggly(), z, T)
+    u_hat = m.model_velocity(Wiggly(), z, T)
+    x_hat, e_hat = m.to_denoised(Wiggly()(z, T), z, T)
     tt = T[:, None]
     u = eps - x
-    torch.testing.assert_close(p.velocity - u, (p.eps - eps) / (1 - tt))
-    torch.testing.assert_close(p.x0 - x, -tt * (p.velocity - u))
-    torch.testing.assert_close(p.velocity, p.eps - p.x0)
+    torch.testing.assert_close(u_hat - u, (e_hat - eps) / (1 - tt))
+    torch.testing.assert_close(x_hat - x, -tt * (u_hat - u))
+    torch.testing.assert_close(u_hat, e_hat - x_hat)
     lam = m.log_snr(tt)
-    torch.testing.assert_close((p.x0 - x).square(), torch.exp(-lam) * (p.eps - eps).square())
+    torch.testing.assert_close((x_hat - x).square(), torch.exp(-lam) * (e_hat - eps).square())
     torch.testing.assert_close(
-        (p.velocity - u).square(), (1 + torch.exp(-lam / 2)) ** 2 * (p.eps - eps).square()
+        (u_hat - u).square(), (1 + torch.exp(-lam / 2)) ** 2 * (e_hat - eps).square()
     )
 
 
@@ -135,11 +166,11 @@ def test_v_error_identity_on_vp(build_module):
     m = build(build_module, "vp_cosine", "v")
     x, eps = batch(5)
     z = m.interpolate(x, eps, T)
-    out = m.network_output(Wiggly(), z, T)
-    p = m.predict(Wiggly(), z, T)
+    out = Wiggly()(z, T)
+    _, e_hat = m.to_denoised(out, z, T)
     a = m.alpha(T[:, None])
     v = m.output_target(x, eps, T)
-    torch.testing.assert_close((out - v).square(), (p.eps - eps).square() / a**2)
+    torch.testing.assert_close((out - v).square(), (e_hat - eps).square() / a**2)
 
 
 def test_edm_preconditioning_on_the_rectified_path(build_module):
@@ -157,16 +188,17 @@ def test_edm_preconditioning_on_the_rectified_path(build_module):
 
     x, eps = batch(6)
     z = m.interpolate(x, eps, T)
-    p = m.predict(Recorder(), z, T)
+    x_hat, _ = m.to_denoised(m.network_output(Recorder(), z, T), z, T)
     tt = T[:, None]
     torch.testing.assert_close(seen["z"], z / torch.sqrt(tt**2 + sd**2 * (1 - tt) ** 2))
     torch.testing.assert_close(seen["t"], torch.logit(T) / 4)
+    u_hat = m.model_velocity(Recorder(), z, T)
     sigma_ve = T / (1 - T)
     edm_weight = (sigma_ve**2 + sd**2) / (sigma_ve * sd) ** 2
     u = eps - x
     torch.testing.assert_close(
-        edm_weight[:, None] * (p.x0 - x).square(),
-        ((tt**2 + sd**2 * (1 - tt) ** 2) / sd**2) * (p.velocity - u).square(),
+        edm_weight[:, None] * (x_hat - x).square(),
+        ((tt**2 + sd**2 * (1 - tt) ** 2) / sd**2) * (u_hat - u).square(),
     )
     torch.testing.assert_close(
         m.velocity_error_gain(T) ** -2, (T**2 + sd**2 * (1 - T) ** 2) / sd**2, rtol=1e-12, atol=0
@@ -182,8 +214,10 @@ def test_views_are_float32_under_reduced_precision(build_module):
             return z.to(torch.bfloat16)
 
     z = torch.randn(4, 2)
-    p = m.predict(Half(), z, torch.full((4,), 0.5))
-    assert p.velocity.dtype == p.x0.dtype == p.eps.dtype == torch.float32
+    u_hat = m.model_velocity(Half(), z, torch.full((4,), 0.5))
+    x_hat, e_hat = m.denoiser(Half())(z, 0.5)
+    u_field = m.velocity_field(Half())(z, 0.5)
+    assert u_hat.dtype == x_hat.dtype == e_hat.dtype == u_field.dtype == torch.float32
 
 
 def test_score_view_is_the_gaussian_score(build_module):
@@ -191,9 +225,9 @@ def test_score_view_is_the_gaussian_score(build_module):
     m = build(build_module, "vp_linear", "score")
     x, eps = batch(7)
     z = m.interpolate(x, eps, T)
-    p = m.predict(GaussianModel(m, 1.5, 0.3), z, T)
+    _, e_hat = m.to_denoised(GaussianModel(m, 1.5, 0.3)(z, T), z, T)
     tt = T[:, None]
     a, s = m.alpha(tt), m.sigma(tt)
     score = -(z - a * 1.5) / (a**2 * 0.09 + s**2)
-    torch.testing.assert_close(-p.eps / s, score, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(-e_hat / s, score, rtol=1e-9, atol=1e-9)
     assert math.isfinite(float(m.velocity_error_gain(T).abs().max()))

@@ -16,6 +16,12 @@ def m(build_module):
     return build_module(REPO / "specs" / "toy_moons.yaml")
 
 
+@pytest.fixture(scope="module")
+def full(build_module):
+    """The same script with the helpers its main() does not reach (log_snr, time_from_log_snr)."""
+    return build_module(REPO / "specs" / "toy_moons.yaml", prune=False)
+
+
 def test_boundaries_and_velocity_is_the_time_derivative(m):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(64, 2, generator=g, dtype=torch.float64)
@@ -29,7 +35,8 @@ def test_boundaries_and_velocity_is_the_time_derivative(m):
     torch.testing.assert_close(m.target_velocity(x, eps, t), eps - x, rtol=0, atol=1e-12)
 
 
-def test_derivatives_and_log_snr(m):
+def test_derivatives_and_log_snr(full):
+    m = full
     t = torch.linspace(0.01, 0.99, 99, dtype=torch.float64)
     h = 1e-6
     for f, df in ((m.alpha, m.d_alpha), (m.sigma, m.d_sigma)):

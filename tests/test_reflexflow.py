@@ -216,6 +216,36 @@ def test_p_apply_runs_the_extra_passes_on_the_chosen_samples_only(build_module):
     assert 60 < sizes[1] < 140  # Binomial(400, 0.25)
 
 
+@pytest.mark.parametrize(
+    "loss, terms",
+    [
+        ("{kind: reflexflow, adr: {}, fc: {}}", {"fm", "adr", "fc", "fc_w_mean", "delta_abs"}),
+        ("{kind: reflexflow, adr: {}}", {"fm", "adr"}),
+        ("{kind: reflexflow, fc: {}}", {"fm", "fc", "fc_w_mean", "delta_abs"}),
+    ],
+)
+def test_a_step_where_no_sample_takes_the_rollout_is_plain_flow_matching(build_module, loss, terms):
+    """p_apply 0: no sample is chosen, so no rollout pass runs, the FC weight is 1 and there is no
+    ADR term; the loss is the FM loss, here of the untrained (zero-output) MLP on RF:
+    mean |0 - (eps - x)|^2."""
+    m = build_module(rf_spec(f"loss: {loss}\n"), "loss.p_apply=0")
+    torch.manual_seed(0)
+    model = Recorder(m.build_model())
+    x, eps, t = (v.float() for v in batch(32))
+    x = x + torch.randn(x.shape, generator=torch.Generator().manual_seed(7))
+    total, logged = m.loss_fn(model, x, eps, t, None)
+    assert model.calls == [True]  # pass 1 only
+    fm = (eps - x).square().mean()
+    torch.testing.assert_close(total, fm)
+    assert set(logged) == terms
+    torch.testing.assert_close(logged["fm"], fm)
+    if "adr" in terms:
+        assert float(logged["adr"]) == 0.0
+    if "fc" in terms:
+        torch.testing.assert_close(logged["fc"], fm)
+        assert float(logged["fc_w_mean"]) == 1.0 and float(logged["delta_abs"]) == 0.0
+
+
 def test_adr_direction_loss_is_two_minus_two_cosine(build_module):
     m = build_module(rf_spec())
     g = torch.Generator().manual_seed(5)
@@ -273,7 +303,12 @@ def test_input_perturbation_eps_consistent_target_has_noise_view_eps(build_modul
     torch.manual_seed(0)
     z, target = m.perturbed_input(x, eps, t)
     assert not torch.allclose(z, m.interpolate(x, eps, t))
-    torch.testing.assert_close(m.views_from_output(target, z, t).eps, eps, rtol=1e-9, atol=1e-9)
+    # the noise view of a velocity at z (METHODS 3): eps_hat = (alpha*u_hat - d_alpha*z)/kappa,
+    # kappa = d_sigma*alpha - d_alpha*sigma
+    tt = t[:, None]
+    a, da = m.alpha(tt), m.d_alpha(tt)
+    kappa = m.d_sigma(tt) * a - da * m.sigma(tt)
+    torch.testing.assert_close((a * target - da * z) / kappa, eps, rtol=1e-9, atol=1e-9)
     clean = build_module(spec("loss: {kind: cfm, input_perturbation: {gamma: 0.15}}\n"))
     torch.manual_seed(0)
     z2, target2 = clean.perturbed_input(x, eps, t)
@@ -306,21 +341,23 @@ def test_power_frequency_ratio_of_white_noise_is_the_band_count_ratio(build_modu
     "sets, present, absent",
     [
         ((), ["def anti_drift_target", "def fc_weight",
-              "x1_hat = zs + expand_t(t1 - t0, zs) * u0_hat\n"],
-         ["u0_hat.detach()", "perturbed_input", "torch.nonzero", "step: int = 0"]),
-        (("loss.detach_rollout=true",), ["* u0_hat.detach()"], []),
-        (("loss.adr.detach_target=true",), ["u_adr = u_adr.detach()"], []),
+              "x1_hat = zs + expand_t(t1 - t0, zs) * out_s\n"],
+         ["out_s.detach()", "perturbed_input", "torch.nonzero", "step: int = 0"]),
+        (("loss.detach_rollout=true",), ["* out_s.detach()"], []),
+        (("loss.adr.detach_target=true",), ["adr_per_sample(u1_hat, u_adr.detach())"], []),
         (("loss.adr.form=smooth_l1",), ["smooth_l1_loss"], ["a.norm(dim=1"]),
-        (("loss.fc.weight=per_sample",), ["fc.weight per_sample"], ["fc.weight affine_abs"]),
-        (("loss.fc.keep_fm=true",), ["loss = loss_fm + cfg.fc.beta2 * loss_fc + beta1 * loss_adr"],
-         []),
+        (("loss.fc.weight=per_sample",), ["norms = delta.flatten(1).norm(dim=1)"],
+         ["magnitude = delta.abs()"]),
+        (("loss.fc.keep_fm=true",),
+         ["loss = loss_fm + cfg.fc.beta2 * loss_fc + cfg.adr.beta1 * loss_adr"], []),
         (("loss.fc.delta=state",), ["delta = x1_hat.detach() - z1"], ["# pass 3"]),
-        (("loss.t1_rule=fixed_step",), ["t1 = (t0 - cfg.t1_step).clamp_min(0.0)"],
+        (("loss.t1_rule=fixed_step",), ["t1 = (t0 - CONFIG.loss.t1_step).clamp_min(0.0)"],
          ["torch.rand(t0.shape"]),
         (("loss.p_apply=0.5",),
-         ["torch.nonzero(torch.rand(n, device=x.device) < cfg.p_apply)"], []),
+         ["torch.nonzero(torch.rand(x.shape[0], device=x.device) < cfg.p_apply)"], []),
         (("loss.warmup_steps=100",),
-         ["step: int = 0", "loss_fn(net, x, eps, t, y, step)", "beta1 = cfg.adr.beta1 * ramp"], []),
+         ["step: int = 0", "loss_fn(net, x, eps, t, y, step)", "cfg.adr.beta1 * ramp * loss_adr"],
+         []),
         (("loss.input_perturbation.gamma=0.1",), ["z0, target = perturbed_input(x, eps, t)"], []),
     ],
 )  # fmt: skip
@@ -338,7 +375,8 @@ def test_only_the_chosen_components_are_emitted(tmp_path):
     from conftest import build_text
 
     adr_only = build_text(rf_spec("loss: {kind: reflexflow, adr: {}}\n"), (), tmp_path)
-    assert "def fc_weight" not in adr_only and "loss = loss_fm + beta1 * loss_adr" in adr_only
+    assert "def fc_weight" not in adr_only
+    assert "loss = loss_fm + cfg.adr.beta1 * loss_adr" in adr_only
     fc_only = build_text(rf_spec("loss: {kind: reflexflow, fc: {}}\n"), (), tmp_path)
     assert "def anti_drift_target" not in fc_only and "loss = cfg.fc.beta2 * loss_fc" in fc_only
     cfm = build_text(spec(), (), tmp_path)

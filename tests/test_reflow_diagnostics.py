@@ -1,13 +1,14 @@
 """The flow diagnostics against closed forms (straightness of the exact Gaussian flow, a straight
 field's zero straightness and few-step error), the transport-cost diagnostic, and reflow end to
-end: write-pairs writes the teacher's ODE endpoints, a reflow spec trains on exactly those pairs,
-and a missing pair file says which command makes it."""
+end: `sample --pairs` writes the teacher's ODE endpoints, a reflow spec trains on exactly those
+pairs, and a missing pair file says which command makes it."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -26,6 +27,8 @@ TINY = (
     "eval.few_step=[1,2]",
     "eval.plot=false",
     "model.hidden=32",
+    "eval.transport_cost=true",
+    "eval.straightness=true",
 )
 
 
@@ -35,7 +38,13 @@ def m(build_module):
 
 
 def cpu_runtime(module):
-    return module.Runtime(0, 0, 1, torch.device("cpu"), 0)
+    return module.Runtime(0, 1, torch.device("cpu"), 0)
+
+
+def with_config(monkeypatch, module, section: str, **options) -> None:
+    """Run `module` with other options in one CONFIG section (CONFIG is read at call time)."""
+    part = SimpleNamespace(**{**vars(getattr(module.CONFIG, section)), **options})
+    monkeypatch.setattr(module, "CONFIG", SimpleNamespace(**{**vars(module.CONFIG), section: part}))
 
 
 def test_straightness_of_the_exact_gaussian_flow_matches_its_closed_form(m):
@@ -79,7 +88,7 @@ def test_a_straight_field_has_zero_straightness_and_no_few_step_error(m, monkeyp
     end, straightness, _ = m.euler_trajectory(model, eps, 50)
     assert float(straightness.abs().max()) < 1e-12
     torch.testing.assert_close(end, 0.5 + 0.3 * eps, rtol=0, atol=1e-12)
-    metrics = m.flow_diagnostics(model, cpu_runtime(m), 0, None)
+    metrics = m.flow_diagnostics(model, cpu_runtime(m))
     assert set(metrics) == {
         "straightness",
         "straightness_rel",
@@ -91,21 +100,21 @@ def test_a_straight_field_has_zero_straightness_and_no_few_step_error(m, monkeyp
     assert abs(metrics["straightness"]) < 1e-6 and metrics["gap_euler_1"] < 1e-9  # float32 noise
     assert metrics["w2_euler_1"] == pytest.approx(metrics["w2_euler_2"], abs=1e-6)
     # the exact Gaussian flow is curved: one step misses its own ODE's endpoint
-    curved = m.flow_diagnostics(GaussianVelocity(m, 0.5, 0.3), cpu_runtime(m), 0, None)
+    curved = m.flow_diagnostics(GaussianVelocity(m, 0.5, 0.3), cpu_runtime(m))
     assert curved["gap_euler_1"] > 0.05 and curved["gap_euler_2"] < curved["gap_euler_1"]
     assert curved["straightness_rel"] > 0.05
 
 
 def test_pair_cost_diagnostic(m, build_module):
     rt = cpu_runtime(m)
-    independent = m.pair_cost_diagnostics(None, rt, 0, None)
+    independent = m.pair_cost_diagnostics(None, rt)
     x, eps, _ = m.coupled_batch(rt, 0, m.CONFIG.train.batch_size)
     cost = (x[:, None, :] - eps[None, :, :]).double().square().sum(dim=2)
     assert independent["pair_cost_independent"] == pytest.approx(float(cost.mean()), rel=1e-6)
     assert independent["pair_cost"] == pytest.approx(float(cost.diagonal().mean()), rel=1e-6)
     assert independent["pair_cost_ot"] < 0.5 * independent["pair_cost"]
     exact = build_module(SPECS / "couple_exact_ot.yaml", *TINY)
-    coupled = exact.pair_cost_diagnostics(None, cpu_runtime(exact), 0, None)
+    coupled = exact.pair_cost_diagnostics(None, cpu_runtime(exact))
     assert coupled["pair_cost"] == pytest.approx(coupled["pair_cost_ot"], rel=1e-9)
     assert coupled["pair_cost_independent"] == pytest.approx(
         independent["pair_cost_independent"], rel=1e-6
@@ -117,40 +126,54 @@ def test_reflow_trains_on_the_teachers_ode_pairs(m, build_module, tmp_path, monk
     teacher_out = tmp_path / "runs" / "couple_independent"
     assert m.main(["--device", "cpu", "--out", str(teacher_out)]) == 0
     student = build_module(SPECS / "couple_reflow.yaml", *TINY)
-    with pytest.raises(SystemExit, match="couple_independent.py write-pairs --out"):
+    monkeypatch.setattr(student, "_PAIRS", [])  # the pair file is read once per process
+    pairs = "runs/couple_independent/pairs.pt"  # the student's coupling.pairs, under tmp_path
+    assert student.CONFIG.coupling.pairs == pairs
+    with pytest.raises(
+        SystemExit,
+        match=re.escape(
+            f"couple_independent.py sample --out runs/couple_independent --pairs {pairs}"
+        ),
+    ):
         student.main(["--device", "cpu", "--out", str(tmp_path / "student"), "--max-steps", "1"])
-    args = ["write-pairs", "--device", "cpu", "--out", str(teacher_out), "--seeds", "0-299"]
-    assert m.main([*args, "--steps", "7"]) == 0
-    assert "write-pairs: 300/300 pairs (100%)" in capsys.readouterr().out
+    args = ["sample", "--device", "cpu", "--out", str(teacher_out), "--seeds", "0-299"]
+    assert m.main([*args, "--steps", "7", "--pairs", pairs]) == 0
+    assert f"wrote 300 pairs (7 NFE each) to {pairs}" in capsys.readouterr().out
     state = torch.load(teacher_out / "pairs.pt", weights_only=True)
-    assert state["spec_name"] == "couple_independent" and state["nfe"] == 7
-    ema, _ = m.load_ema_model(cpu_runtime(m), teacher_out, "latest")
-    noise = m.noise_for_seeds(list(range(300)), torch.device("cpu"))
+    assert set(state) == {"seeds", "eps", "x_hat", "step", "nfe", "spec", "spec_sha256"}
+    assert state["spec"]["name"] == "couple_independent" and state["nfe"] == 7
+    assert state["spec"] == m.SPEC and state["spec_sha256"] == m.SPEC_SHA256
+    assert state["seeds"] == list(range(300)) and state["step"] == 30
+    ema, step = m.load_ema_model(cpu_runtime(m), teacher_out, "latest")
+    assert step == 30
+    # sample's noise for seed s: torch.randn(DATA_SHAPE) from a generator seeded with s
+    noise = torch.stack(
+        [torch.randn(2, generator=torch.Generator().manual_seed(s)) for s in range(300)]
+    )
     assert torch.equal(state["eps"], noise)
     endpoint, _ = m.sample(ema, noise[:50], 7)
     torch.testing.assert_close(state["x_hat"][:50], endpoint, rtol=0, atol=1e-5)
     # the student's batches are pairs of the file, as written
     x, eps, y = student.coupled_batch(cpu_runtime(student), 3, 40)
-    assert y is None
+    assert y is None and x.device.type == "cpu"
     home = [int((state["eps"] == row).all(dim=1).nonzero()[0]) for row in eps]
     assert torch.equal(x, state["x_hat"][home])
+    assert f"reflow: 300 pairs from {pairs}" in capsys.readouterr().out
     out = tmp_path / "student"
     assert student.main(["--device", "cpu", "--out", str(out)]) == 0
-    assert "reflow: 300 pairs from runs/couple_independent/pairs.pt" in capsys.readouterr().out
     # the student starts from the teacher's EMA weights (train.init_from names the teacher's run)
     fresh = student.build_model()
     student.init_from_checkpoint(fresh)
     for name, tensor in ema.state_dict().items():
         assert torch.equal(fresh.state_dict()[name], tensor), name
-    narrow = replace(student.CONFIG, model=replace(student.CONFIG.model, hidden=7))
-    monkeypatch.setattr(student, "CONFIG", narrow)
+    with_config(monkeypatch, student, "model", hidden=7)
     with pytest.raises(SystemExit, match="train.init_from: the weights in .* do not fit"):
         student.init_from_checkpoint(student.build_model())
     monkeypatch.undo()
     monkeypatch.chdir(tmp_path)
     # a pair file of another shape is refused with the reason
     torch.save({**state, "x_hat": torch.zeros(300, 3), "eps": torch.zeros(300, 3)}, "bad.pt")
-    bad = replace(student.CONFIG, coupling=replace(student.CONFIG.coupling, pairs="bad.pt"))
-    monkeypatch.setattr(student, "CONFIG", bad)
+    with_config(monkeypatch, student, "coupling", pairs="bad.pt")
+    monkeypatch.setattr(student, "_PAIRS", [])
     with pytest.raises(SystemExit, match=r"pairs of shape \(3,\), not \(2,\)"):
-        student.load_pairs(torch.device("meta"))
+        student.load_pairs()

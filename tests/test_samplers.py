@@ -5,6 +5,7 @@ stochastic samplers' mean and covariance, and NFE as actually counted."""
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -14,6 +15,8 @@ from test_predictions import Wiggly
 from torch import nn
 
 MU, S = 1.5, 0.3
+# The samplers that inject noise: only their sample/sample_steps take a generator.
+STOCHASTIC_KINDS = ("ddim_eta", "ddpm", "edm_stochastic", "euler_maruyama")
 
 
 def sampler_spec(sampler: str, path: str = "rectified", extra: str = "") -> str:
@@ -120,7 +123,11 @@ def test_nfe_is_what_each_sampler_actually_evaluates(build_module):
     for sampler, nfe_of in expected.items():
         m = build_module(sampler_spec(sampler))
         model = Counting(GaussianModel(m, MU, S))
-        _, nfe = m.sample(model, noise(64), steps=7, generator=torch.Generator().manual_seed(0))
+        kind = sampler.split(",")[0].removeprefix("{kind: ").rstrip("}")
+        noise_kw = (
+            {"generator": torch.Generator().manual_seed(0)} if kind in STOCHASTIC_KINDS else {}
+        )
+        _, nfe = m.sample(model, noise(64), steps=7, **noise_kw)
         assert nfe == model.calls, sampler
         if nfe_of is not None:
             assert nfe == nfe_of(7), sampler
@@ -209,11 +216,37 @@ def test_other_grids(build_module):
 # ---- single steps of the stochastic samplers (METHODS.md §5.4, §10 items 9-10)
 
 
+def log_snr(m, t: float) -> float:
+    """lambda_t = log(alpha_t^2/sigma_t^2) from the path's alpha and sigma (float64)."""
+    a, sg, _, _ = m.path_at(t)
+    return 2.0 * math.log(a / sg)
+
+
 def one_step(m, t: float, s: float, seed: int = 0):
+    """A state z at t, the views of Wiggly (a velocity network) there, written from METHODS.md §3
+    (x_hat = (d_sigma*z - sigma*u)/kappa, eps_hat = (alpha*u - d_alpha*z)/kappa), and the noise xi
+    that a generator seeded with seed + 100 gives a stochastic step."""
     z = noise(512, seed)
-    pred = m.predict(Wiggly(), z, torch.full((512,), t, dtype=torch.float64))
+    u = Wiggly()(z, torch.full((512,), t, dtype=torch.float64))
+    a, sg, da, ds = m.path_at(t)
+    k = ds * a - da * sg
+    views = SimpleNamespace(velocity=u, x0=(ds * z - sg * u) / k, eps=(a * u - da * z) / k)
     xi = noise(512, seed + 100)
-    return z, pred, xi
+    return z, views, xi
+
+
+def step_of(m, z: torch.Tensor, t: float, s: float, seed: int | None = None) -> torch.Tensor:
+    """The script's own step of Wiggly from (z, t) to s: the first step of the grid [t, s, 0] (not
+    the last, which adds no noise); a stochastic sampler's noise from a generator seeded with
+    seed + 100, whose first draw is one_step's xi."""
+    saved = m.time_grid
+    m.time_grid = lambda _steps: [t, s, 0.0]
+    try:
+        kw = {} if seed is None else {"generator": torch.Generator().manual_seed(seed + 100)}
+        _, z_s, _ = next(m.sample_steps(Wiggly(), z, 2, **kw))
+    finally:
+        m.time_grid = saved
+    return z_s
 
 
 @pytest.mark.parametrize("path", ["rectified", "vp_cosine"])
@@ -221,14 +254,18 @@ def test_ddim_eta_one_is_the_ddpm_posterior(build_module, path):
     m = build_module(sampler_spec("{kind: ddim_eta, eta: 1.0}", path))
     t, s = 0.7, 0.45
     z, pred, xi = one_step(m, t, s)
-    (a_t, s_t), (a_s, s_s) = m.path_at(t), m.path_at(s)
+    (a_t, s_t, _, _), (a_s, s_s, _, _) = m.path_at(t), m.path_at(s)
     mean = (a_t * s_s**2 / (a_s * s_t**2)) * z + a_s * (
         s_t**2 - (a_t / a_s) ** 2 * s_s**2
     ) / s_t**2 * pred.x0
-    lam_t, lam_s = (float(m.log_snr(torch.tensor(v, dtype=torch.float64))) for v in (t, s))
-    var = s_s**2 * (1 - math.exp(lam_t - lam_s))
-    torch.testing.assert_close(m.ddim_eta_step(pred, t, s, torch.zeros_like(z)), mean)
-    torch.testing.assert_close(m.ddim_eta_step(pred, t, s, xi), mean + math.sqrt(var) * xi)
+    var = s_s**2 * (1 - math.exp(log_snr(m, t) - log_snr(m, s)))
+    _, _, xi_other = one_step(m, t, s, seed=1)
+    # the noise enters with the posterior's standard deviation, whatever the mean ...
+    torch.testing.assert_close(
+        step_of(m, z, t, s, 0) - step_of(m, z, t, s, 1), math.sqrt(var) * (xi - xi_other)
+    )
+    # ... and around the posterior's mean
+    torch.testing.assert_close(step_of(m, z, t, s, 0), mean + math.sqrt(var) * xi)
 
 
 @pytest.mark.parametrize("path", ["rectified", "vp_cosine"])
@@ -237,16 +274,16 @@ def test_ddpm_step_is_ddim_to_the_doubled_log_snr_then_renoise(build_module, pat
     ddim = build_module(sampler_spec("{kind: ddim_eta, eta: 1.0}", path))
     t, s = 0.7, 0.45
     z, pred, xi = one_step(m, t, s)
-    step = m.ddpm_step(pred, t, s, xi)
-    torch.testing.assert_close(step, ddim.ddim_eta_step(pred, t, s, xi))
+    step = step_of(m, z, t, s, 0)
+    torch.testing.assert_close(step, step_of(ddim, z, t, s, 0))
     if path == "rectified":  # METHODS.md §5.4's closed form of r
         r = 1 / (1 + ((1 - s) / s) ** 2 * t / (1 - t))
         z_r = z + (r - t) * pred.velocity
         z_s = (1 - s) / (1 - r) * z_r + math.sqrt(s**2 - ((1 - s) * r / (1 - r)) ** 2) * xi
         torch.testing.assert_close(step, z_s)
     # SDE-DPM-Solver++ first order is the same step (half log-SNR h)
-    (_, s_t), (a_s, s_s) = m.path_at(t), m.path_at(s)
-    h = 0.5 * (m.log_snr_at(s) - m.log_snr_at(t))
+    (_, s_t, _, _), (a_s, s_s, _, _) = m.path_at(t), m.path_at(s)
+    h = 0.5 * (log_snr(m, s) - log_snr(m, t))
     sde = (
         (s_s / s_t) * math.exp(-h) * z
         + a_s * (1 - math.exp(-2 * h)) * pred.x0
@@ -258,11 +295,11 @@ def test_ddpm_step_is_ddim_to_the_doubled_log_snr_then_renoise(build_module, pat
 def test_churn_is_ddim_eta_with_the_matching_eta(build_module):
     t, s, churn = 0.7, 0.55, 0.5
     ddpm = build_module(sampler_spec(f"{{kind: ddpm, churn: {churn}}}", "vp_cosine"))
-    delta = ddpm.log_snr_at(s) - ddpm.log_snr_at(t)
+    delta = log_snr(ddpm, s) - log_snr(ddpm, t)
     eta = math.sqrt((1 - math.exp(-churn * delta)) / (1 - math.exp(-delta)))
     ddim = build_module(sampler_spec(f"{{kind: ddim_eta, eta: {eta!r}}}", "vp_cosine"))
-    _, pred, xi = one_step(ddpm, t, s)
-    torch.testing.assert_close(ddpm.ddpm_step(pred, t, s, xi), ddim.ddim_eta_step(pred, t, s, xi))
+    z, _, _ = one_step(ddpm, t, s)
+    torch.testing.assert_close(step_of(ddpm, z, t, s, 0), step_of(ddim, z, t, s, 0))
 
 
 @pytest.mark.parametrize("path", ["rectified", "vp_cosine"])
@@ -279,7 +316,7 @@ def test_dpm_solver_first_order_is_ddim(build_module, path):
         t, s = 0.8, 0.3
         z, pred, _ = one_step(ddim, t, s)
         expected = (s / t) * z + (1 - s / t) * pred.x0
-        torch.testing.assert_close(ddim.ddim_eta_step(pred, t, s, None), expected)
+        torch.testing.assert_close(step_of(ddim, z, t, s), expected)
 
 
 def test_ddpm_diffusion_and_the_rectified_sde_drift(build_module):
@@ -292,7 +329,7 @@ def test_ddpm_diffusion_and_the_rectified_sde_drift(build_module):
         assert cos.diffusion_squared(t) == pytest.approx(math.pi * math.tan(math.pi * t / 2))
     eps = noise(256)
     z_start = 0.9 * eps
-    u = rf.predict(Wiggly(), z_start, torch.full((256,), 0.9, dtype=torch.float64)).velocity
+    u = Wiggly()(z_start, torch.full((256,), 0.9, dtype=torch.float64))  # a velocity network
     z, _ = rf.sample(Wiggly(), eps, steps=1)  # one step, the last: no noise
     torch.testing.assert_close(z, z_start - 0.9 * (z_start / (1 - 0.9) + 2 * u))
 

@@ -86,7 +86,7 @@ def test_rectified_weight_is_the_master_table(build_module, kind, options, w_rf,
     m = build_module(weighting_spec("rectified", kind, options))
     torch.testing.assert_close(m.weight(T), w_rf(T), rtol=1e-10, atol=1e-12)
     # and the two columns of the table agree: W_v = w(lambda)*exp(lambda/2) on this path
-    lam = m.log_snr(T)
+    lam = torch.log(m.alpha(T) ** 2 / m.sigma(T) ** 2)
     torch.testing.assert_close(w_lambda(lam) * torch.exp(lam / 2), w_rf(T), rtol=1e-9, atol=1e-12)
 
 
@@ -104,8 +104,21 @@ def test_weight_on_other_paths_is_w_lambda_in_velocity_units(
 
 @pytest.mark.parametrize("path", sorted(PATHS))
 def test_uniform_is_plain_flow_matching_on_every_path(build_module, path):
-    m = build_module(spec(PATHS[path], SAFE_RANGES))
+    """W_v = 1, and the loss is the plain mean squared velocity error (prune=False keeps weight,
+    which this loss does not call)."""
+    m = build_module(spec(PATHS[path], SAFE_RANGES), prune=False)
     torch.testing.assert_close(m.weight(T), torch.ones_like(T))
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(99, 2, generator=g, dtype=torch.float64)
+    eps = torch.randn(99, 2, generator=g, dtype=torch.float64)
+
+    def model(z, t, y=None):
+        return torch.sin(1.3 * z + t[:, None]) + 0.5 * z.roll(1, dims=1) * torch.cos(3 * t[:, None])
+
+    z = m.interpolate(x, eps, T)
+    expected = (model(z, T) - m.target_velocity(x, eps, T)).square().mean()
+    loss, _ = m.loss_fn(model, x, eps, T)
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
 
 
 def test_sd3_and_edm_weights_peak_where_methods_says(build_module):
@@ -115,7 +128,7 @@ def test_sd3_and_edm_weights_peak_where_methods_says(build_module):
     lam = torch.linspace(-10, 10, 200001, dtype=torch.float64)
     curves = []
     for kind in ("sd3_logit_normal", "edm"):
-        m = build_module(weighting_spec("rectified", kind, ""))
+        m = build_module(weighting_spec("rectified", kind, ""), prune=False)
         t = m.time_from_log_snr(lam)
         w = m.weight(t) * torch.exp(-lam / 2)  # back to w(lambda) on the rectified path
         curves.append(w / w.max())
