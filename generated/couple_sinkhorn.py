@@ -3,6 +3,8 @@
 """couple_sinkhorn: cfm on the rectified path, mlp on toy2d/8gaussians, sinkhorn coupling, euler
 sampler.
 
+The experiment is SPEC below (its description says what it is for).
+
 Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:
     python generated/couple_sinkhorn.py --out runs/couple_sinkhorn
     torchrun --standalone --nproc_per_node=4 generated/couple_sinkhorn.py --out runs/couple_sinkhorn
@@ -42,30 +44,22 @@ from torch import Tensor, nn
 SPEC = {
     "version": 1, "name": "couple_sinkhorn", "description": "", "seed": 0,
     "data": {"kind": "toy2d", "distribution": "8gaussians"},
-    "model": {
-        "kind": "mlp", "hidden": 128, "depth": 3, "time_dim": 64, "time_scale": 1000.0,
-        "activation": "silu",
-    },
+    "model": {"kind": "mlp", "hidden": 128, "depth": 3, "time_dim": 64, "time_scale": 1000.0,
+        "activation": "silu"},
     "path": {"kind": "rectified", "sigma_min": 0.0},
-    "coupling": {
-        "kind": "sinkhorn", "condition": "auto", "scope": "local", "reg": 0.2, "tol": 0.001,
-        "max_iter": 1000, "pairing": "row", "on_failure": "raise",
-    },
+    "coupling": {"kind": "sinkhorn", "condition": "auto", "scope": "local", "reg": 0.2,
+        "tol": 0.001, "max_iter": 1000, "pairing": "row", "on_failure": "raise"},
     "loss": {"kind": "cfm", "prediction": {"kind": "velocity"}},
     "weighting": {"kind": "uniform", "time_sampling": {"kind": "uniform", "shift": 1.0}},
     "sampler": {"kind": "euler", "steps": 100, "t_max": 1.0, "grid": {"kind": "uniform"}},
-    "train": {
-        "steps": 3000, "batch_size": 256, "lr": 0.001, "lr_schedule": "constant",
+    "train": {"steps": 3000, "batch_size": 256, "lr": 0.001, "lr_schedule": "constant",
         "warmup_steps": 100, "betas": [0.9, 0.999], "weight_decay": 0.0, "adam_eps": 1e-08,
         "grad_clip": 1.0, "ema_decay": 0.999, "ema_warmup": True, "t_min": 0.0, "t_max": 1.0,
         "grad_accum": 1, "precision": "bf16", "compile": True, "channels_last": True, "tf32": True,
         "fused_optimizer": True, "prefetch": 2, "log_every": 500, "checkpoint_every": 1000,
-        "keep_checkpoints": 3, "init_from": "",
-    },
-    "eval": {
-        "kind": "w2", "n_samples": 2000, "every": 0, "at_start": False, "plot": True,
-        "transport_cost": True, "straightness": True, "few_step": [1, 2, 4, 8],
-    },
+        "keep_checkpoints": 3, "init_from": ""},
+    "eval": {"kind": "w2", "n_samples": 2000, "every": 0, "at_start": False, "plot": True,
+        "transport_cost": True, "straightness": True, "few_step": [1, 2, 4, 8]},
 }
 # fmt: on
 CONFIG = json.loads(json.dumps(SPEC), object_hook=lambda d: SimpleNamespace(**d))
@@ -171,8 +165,7 @@ def batch_for_step(rt: Runtime, step: int, batch_size: int) -> tuple[Tensor, Non
 
 
 def heldout_data(rt: Runtime, n: int, part: int = 0) -> Tensor:
-    """n held-out points, the same on every rank and every evaluation; each `part` is another
-    set."""
+    """n held-out points, the same on every rank and evaluation; each `part` is another set."""
     return sample_data(n, generator_for(rt, part, "heldout", rank=0))
 
 
@@ -225,31 +218,16 @@ def sigma(t: Tensor) -> Tensor:
     return t
 
 
-def d_alpha(t: Tensor) -> Tensor:
-    return -torch.ones_like(t)
-
-
-def d_sigma(t: Tensor) -> Tensor:
-    return torch.ones_like(t)
+def target_velocity(x: Tensor, eps: Tensor, _t: Tensor) -> Tensor:
+    """u_t = d(alpha_t)*x + d(sigma_t)*eps = eps - x, the conditional velocity (the same at all
+    t)."""
+    return eps - x
 
 
 def interpolate(x: Tensor, eps: Tensor, t: Tensor) -> Tensor:
     """z_t = alpha_t*x + sigma_t*eps for per-sample times t of shape (B,)."""
     tt = t.view(-1, *[1] * (x.dim() - 1))
     return alpha(tt) * x + sigma(tt) * eps
-
-
-def target_velocity(x: Tensor, eps: Tensor, t: Tensor) -> Tensor:
-    """u_t = d(alpha_t)*x + d(sigma_t)*eps = dz_t/dt, the conditional velocity."""
-    tt = t.view(-1, *[1] * (x.dim() - 1))
-    return d_alpha(tt) * x + d_sigma(tt) * eps
-
-
-def path_at(t: float) -> tuple[float, float, float, float]:
-    """(alpha_t, sigma_t, d(alpha_t), d(sigma_t)) at one time, in float64: the coefficients of a
-    sampler step (all samples share the grid time)."""
-    tt = torch.tensor(t, dtype=torch.float64)
-    return float(alpha(tt)), float(sigma(tt)), float(d_alpha(tt)), float(d_sigma(tt))
 
 
 # ----------------------------------------------------------------------------------------- Coupling
@@ -259,22 +237,16 @@ def path_at(t: float) -> tuple[float, float, float, float]:
 # stochastic within coupling.tol stops the run (or, with on_failure: exact_ot, is replaced by the
 # exact OT permutation with a warning), and is never replaced by the uniform plan in silence.
 def pairing_cost(x: Tensor, eps: Tensor) -> Tensor:
-    """C_ij = |x_i - eps_j|^2 = |x_i|^2 + |eps_j|^2 - 2 x_i.eps_j in at least float32, clamped at 0
-    against rounding; a non-finite entry stops the run (no solver may pair NaNs)."""
-    a = x.flatten(1).to(torch.promote_types(x.dtype, torch.float32))
-    b = eps.flatten(1).to(a.dtype)
+    """C_ij = |x_i - eps_j|^2 in at least float32, clamped at 0 against rounding; stops on NaN."""
+    a, b = (v.flatten(1).to(torch.promote_types(x.dtype, torch.float32)) for v in (x, eps))
     cost = (a.square().sum(1)[:, None] + b.square().sum(1)[None, :] - 2.0 * (a @ b.T)).clamp_min(0)
     if not bool(torch.isfinite(cost).all()):
-        die(
-            "the coupling's cost |x - eps|^2 has NaN or inf entries: this batch holds non-finite "
-            "data or noise; check the data (and any preprocessing) before coupling it"
-        )
+        die("the coupling's cost |x - eps|^2 is not finite: check the data for NaN or inf values")
     return cost
 
 
 def solve_assignment(cost: Tensor) -> Tensor:
-    """The permutation perm minimising sum_i C[i, perm[i]], exact OT between equal-size uniform sets
-    (the LP's optimum is a vertex of the Birkhoff polytope), by SciPy's linear_sum_assignment."""
+    """The perm minimising sum_i C[i, perm[i]] (exact OT of two uniform k-point sets), by SciPy."""
     try:
         from scipy.optimize import linear_sum_assignment
     except ImportError:
@@ -361,15 +333,14 @@ def pair_indices(cost: Tensor, generator: torch.Generator | None = None) -> tupl
 def couple(
     x: Tensor, eps: Tensor, y: Tensor | None, generator: torch.Generator | None = None
 ) -> tuple[Tensor, Tensor, Tensor | None]:
-    """Pair the whole batch at once (labels, if any, are carried along with their x): pair m is
-    (x[rows[m]], eps[cols[m]]) with (rows, cols) from pair_indices on the cost of the batch."""
+    """Pair the whole batch at once: pair m is (x[rows[m]], eps[cols[m]]), labels go with x."""
     rows, cols = pair_indices(pairing_cost(x, eps), generator)
     return x[rows], eps[cols], None if y is None else y[rows]
 
 
 def coupled_batch(rt: Runtime, step: int, batch_size: int) -> tuple[Tensor, Tensor, Tensor | None]:
-    """This rank's training pairs (x, eps, labels) of one step, coupled, on
-    the CPU: a pure function of (seed, rank, step), so a resumed run sees the same pairs."""
+    """This rank's coupled (x, eps, labels) of one step, on the CPU: a pure function of (seed, rank,
+    step), so a resumed run sees the same pairs."""
     x, y = batch_for_step(rt, step, batch_size)
     eps = torch.randn(x.shape, generator=generator_for(rt, step, "noise"), dtype=x.dtype)
     return couple(x, eps, y, generator_for(rt, step, "coupling"))
@@ -429,8 +400,7 @@ def grid_steps(field: Field, grid: list[float], start: int) -> Iterator[tuple]:
 def sample(
     model: nn.Module, eps: Tensor, steps: int | None = None, y: Tensor | None = None
 ) -> tuple[Tensor, int]:
-    """(samples, NFE) from the noise eps, integrated from sigma(t_0)*eps at the grid's first
-    time."""
+    """(samples, NFE) from noise eps, starting at sigma(t_0)*eps."""
     z = sigma(eps.new_tensor(time_grid(steps or CONFIG.sampler.steps)[0])) * eps
     for _, z, nfe in sample_steps(model, z, steps, y):
         pass
@@ -496,52 +466,42 @@ def save_samples(out_dir: Path, samples: Tensor, seeds: list[int], rt: Runtime, 
 
 @torch.no_grad()
 def pair_cost_diagnostics(_model: nn.Module, rt: Runtime) -> dict:
-    """eval.transport_cost: the mean |x - eps|^2 of step 0's training pairs as coupled (pair_cost),
-    paired at random (pair_cost_independent) and by exact OT (pair_cost_ot, the floor)."""
+    """Mean |x - eps|^2 of step 0's pairs: as coupled, paired at random, by exact OT (the floor)."""
     x, eps, _ = coupled_batch(rt, 0, CONFIG.train.batch_size // rt.world_size)
     cost = pairing_cost(x, eps).double()
-    perm = solve_assignment(cost)
-    return {
-        "pair_cost": float(cost.diagonal().mean()),
-        "pair_cost_independent": float(cost.mean()),
-        "pair_cost_ot": float(cost[torch.arange(cost.shape[0]), perm].mean()),
-    }
+    coupled, independent = float(cost.diagonal().mean()), float(cost.mean())
+    ot = float(cost[torch.arange(len(cost)), solve_assignment(cost)].mean())
+    return {"pair_cost": coupled, "pair_cost_independent": independent, "pair_cost_ot": ot}
 
 
 @torch.no_grad()
 def euler_trajectory(model: nn.Module, eps: Tensor, steps: int) -> tuple[Tensor, Tensor, Tensor]:
-    """Euler on the sampler's grid from sigma(t_max)*eps: the endpoint z_0, each sample's
-    straightness S = sum_i w_i*|u_i - u_bar|^2 (w_i = (t_i - t_(i+1))/t_max, u_bar = (z_(t_max) -
-    z_0)/t_max: Liu et al.'s int |u - (z_1 - z_0)|^2 dt for the Euler polyline, 0 when straight) and
-    |u_bar|^2."""
-    grid, u = time_grid(steps), velocity_field(model)
-    z = path_at(grid[0])[1] * eps
-    start = z.double()
-    square_sum = torch.zeros(eps.shape[0], dtype=torch.float64, device=eps.device)
+    """Euler from sigma(t_max)*eps: the endpoint z_0, each sample's straightness S = sum_i w_i*|u_i
+    - u_bar|^2 (w_i = (t_i - t_(i+1))/t_max, u_bar = (z_(t_max) - z_0)/t_max; Liu et al.'s int |u -
+    (z_1 - z_0)|^2 dt, 0 when straight) and |u_bar|^2."""
+    grid, u, square_sum = time_grid(steps), velocity_field(model), 0.0
+    z = start = sigma(eps.new_tensor(grid[0])) * eps
     for t, s in zip(grid[:-1], grid[1:]):
         v = u(z, t)
-        square_sum += (t - s) / grid[0] * v.double().flatten(1).square().sum(dim=1)
+        square_sum = square_sum + (t - s) / grid[0] * v.double().flatten(1).square().sum(dim=1)
         z = z + (s - t) * v
-    speed2 = ((start - z.double()) / grid[0]).flatten(1).square().sum(dim=1)
+    speed2 = ((start.double() - z.double()) / grid[0]).flatten(1).square().sum(dim=1)
     return z, square_sum - speed2, speed2
 
 
 @torch.no_grad()
 def flow_diagnostics(model: nn.Module, rt: Runtime) -> dict:
     """Euler trajectories from the eval noise: straightness (and straightness_rel = E S/E|u_bar|^2)
-    at sampler.steps; for each N in eval.few_step the W2 of N-step samples to held-out data
-    (w2_euler_N) and their mean squared distance to the sampler.steps-step endpoint
-    (gap_euler_N)."""
-    n = CONFIG.eval.n_samples
-    g = generator_for(rt, 0, "eval", rank=0)
+    at sampler.steps; for each N in eval.few_step, the W2 to held-out data (w2_euler_N) and the mean
+    squared distance to the sampler.steps endpoint (gap_euler_N)."""
+    n, g = CONFIG.eval.n_samples, generator_for(rt, 0, "eval", rank=0)
     eps = torch.randn((n, *DATA_SHAPE), generator=g).to(rt.device)
     reference, straightness, speed2 = euler_trajectory(model, eps, CONFIG.sampler.steps)
     s = float(straightness.mean())
     metrics = {"straightness": s, "straightness_rel": s / float(speed2.mean())}
-    heldout = heldout_data(rt, n)
     for steps in CONFIG.eval.few_step:
         endpoint, _, _ = euler_trajectory(model, eps, steps)
-        metrics[f"w2_euler_{steps}"] = w2_distance(endpoint, heldout)
+        metrics[f"w2_euler_{steps}"] = w2_distance(endpoint, heldout_data(rt, n))
         gap = (endpoint - reference).double().flatten(1).square().sum(dim=1).mean()
         metrics[f"gap_euler_{steps}"] = float(gap)
     return metrics
@@ -706,9 +666,8 @@ def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None)
     if CONFIG.eval.at_start and step == 0:
         run_eval(ema, rt, 0, out_dir)
 
-    # A worker process prepares the batches train.prefetch steps ahead, off the critical path (each
-    # a pure function of its step, so timing changes nothing); a missing input fails here, not
-    # there.
+    # A worker prepares batches train.prefetch steps ahead, off the critical path (each a pure
+    # function of its step); calling it here first makes a missing input fail here, not there.
     coupled_batch(rt, step, local_batch)
     workers = {"num_workers": 1, "prefetch_factor": tr.prefetch} if tr.prefetch else {}
     make = functools.partial(worker_batch, rt, local_batch)

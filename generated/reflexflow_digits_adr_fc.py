@@ -3,7 +3,7 @@
 """reflexflow_digits_adr_fc: reflexflow on the rectified path, unet on digits, independent coupling,
 euler sampler.
 
-ReflexFlow ablation on digits, ADR + FC (ReflexFlow) in specc's defaults.
+The experiment is SPEC below (its description says what it is for).
 
 Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:
     python generated/reflexflow_digits_adr_fc.py --out runs/reflexflow_digits_adr_fc
@@ -46,41 +46,30 @@ SPEC = {
     "version": 1, "name": "reflexflow_digits_adr_fc",
     "description": "ReflexFlow ablation on digits, ADR + FC (ReflexFlow) in specc's defaults.",
     "seed": 0, "data": {"kind": "digits", "size": 8, "hflip": False},
-    "model": {
-        "kind": "unet", "channels": 16, "channel_mult": [1, 2], "num_res_blocks": 1,
+    "model": {"kind": "unet", "channels": 16, "channel_mult": [1, 2], "num_res_blocks": 1,
         "attention_resolutions": [], "heads": 4, "head_channels": 16, "dropout": 0.0,
         "scale_shift_norm": False, "norm_groups": 8, "time_scale": 1000.0, "num_classes": 0,
-        "label_dropout": 0.1, "guidance_scale": 1.0,
-    },
+        "label_dropout": 0.1, "guidance_scale": 1.0},
     "path": {"kind": "rectified", "sigma_min": 0.0}, "coupling": {"kind": "independent"},
-    "loss": {
-        "kind": "reflexflow", "prediction": {"kind": "velocity"}, "t1_rule": "fraction",
+    "loss": {"kind": "reflexflow", "prediction": {"kind": "velocity"}, "t1_rule": "fraction",
         "t1_step": 0.02, "detach_rollout": False, "p_apply": 1.0, "warmup_steps": 0, "t_eps": 0.001,
         "adr": {"beta1": 10.0, "form": "direction", "detach_target": False, "norm_eps": 1e-08},
-        "fc": {
-            "beta2": 1.0, "alpha": 1.0, "weight": "affine_abs", "delta": "velocity",
-            "keep_fm": False, "weight_eps": 1e-08,
-        },
-    },
+        "fc": {"beta2": 1.0, "alpha": 1.0, "weight": "affine_abs", "delta": "velocity",
+            "keep_fm": False, "weight_eps": 1e-08}},
     "weighting": {"kind": "uniform", "time_sampling": {"kind": "uniform", "shift": 1.0}},
     "sampler": {"kind": "euler", "steps": 10, "t_max": 1.0, "grid": {"kind": "uniform"}},
-    "train": {
-        "steps": 1000, "batch_size": 64, "lr": 0.002, "lr_schedule": "constant",
+    "train": {"steps": 1000, "batch_size": 64, "lr": 0.002, "lr_schedule": "constant",
         "warmup_steps": 100, "betas": [0.9, 0.999], "weight_decay": 0.0, "adam_eps": 1e-08,
         "grad_clip": 1.0, "ema_decay": 0.999, "ema_warmup": True, "t_min": 0.0, "t_max": 1.0,
         "grad_accum": 1, "precision": "bf16", "compile": True, "channels_last": True, "tf32": True,
         "fused_optimizer": True, "prefetch": 2, "log_every": 100, "checkpoint_every": 1000,
-        "keep_checkpoints": 3, "init_from": "",
-    },
-    "eval": {
-        "kind": "fid", "n_samples": 1000, "reference_samples": 0, "features": "auto",
+        "keep_checkpoints": 3, "init_from": ""},
+    "eval": {"kind": "fid", "n_samples": 1000, "reference_samples": 0, "features": "auto",
         "inception_weights": "", "batch_size": 500, "grid": 64, "every": 0, "at_start": False,
         "velocity_gap": {"n_samples": 256, "times": [0.1, 0.3, 0.5, 0.7, 0.9], "step": 0.1},
-        "frequency": {
-            "n_samples": 256, "times": [0.1, 0.3, 0.5, 0.7, 0.9], "cutoff": 0.5, "step": 0.1,
-        },
-        "exposure_bias": {"mode": "both", "n_samples": 1000},
-    },
+        "frequency": {"n_samples": 256, "times": [0.1, 0.3, 0.5, 0.7, 0.9], "cutoff": 0.5,
+            "step": 0.1},
+        "exposure_bias": {"mode": "both", "n_samples": 1000}},
 }
 # fmt: on
 CONFIG = json.loads(json.dumps(SPEC), object_hook=lambda d: SimpleNamespace(**d))
@@ -190,9 +179,8 @@ _DATASET: tuple[Tensor, Tensor | None] | None = None
 
 
 def dataset() -> tuple[Tensor, Tensor | None]:
-    """The whole dataset in memory, loaded once per process (train() loads it before the data
-    worker starts, which then shares it): (examples (N, *DATA_SHAPE), labels (N,) int64 or None).
-    uint8 images are kept as uint8 and scaled per batch."""
+    """(examples (N, *DATA_SHAPE), labels (N,) or None) in memory, uint8 images kept as uint8,
+    loaded once per process (train() loads it before the data worker starts, which shares it)."""
     global _DATASET
     if _DATASET is None:
         images, labels = load_dataset()
@@ -210,10 +198,9 @@ def to_model_range(images: Tensor) -> Tensor:
 
 
 def data_indices(rt: Runtime, step: int, batch_size: int) -> Tensor:
-    """This rank's example indices at `step`: the examples form one endless stream, each epoch a
-    fresh permutation; global batch `step` is its positions [step*B, (step + 1)*B) (B = batch_size
-    times the world size), rank r taking the r-th slice. So every epoch shows each example once,
-    the ranks never overlap, and the step is the data position: resuming needs no loader state."""
+    """This rank's example indices at `step`: one endless stream, each epoch a fresh permutation;
+    global batch `step` is its positions [step*B, (step + 1)*B), rank r taking the r-th slice. Each
+    epoch shows every example once, ranks never overlap, and resuming needs no loader state."""
     n = len(dataset()[0])
     positions = torch.arange(batch_size) + (step * rt.world_size + rt.rank) * batch_size
     indices = torch.empty(batch_size, dtype=torch.long)
@@ -324,19 +311,16 @@ class Stage(nn.ModuleList):
 
 
 class UNet(nn.Module):
-    """ADM-style UNet. Down: a 3x3 conv, then per level num_res_blocks residual blocks (with
-    attention at the listed resolutions) and a strided conv except after the last level; every
-    stage's output is kept as a skip. Middle: residual block, attention, residual block. Up: per
-    level num_res_blocks + 1 residual blocks, each fed the concatenation with one skip, then a
-    nearest-neighbour upsample and conv. Out: GroupNorm, SiLU, zero-initialised 3x3 conv, so the
-    untrained network predicts 0.
-    """
+    """ADM-style UNet. Down: a 3x3 conv, then per level num_res_blocks residual blocks (attention
+    at the listed resolutions) and a strided conv but after the last level, each stage's output kept
+    as a skip. Middle: residual block, attention, residual block. Up: per level num_res_blocks + 1
+    residual blocks fed one skip each, then an upsample and conv. Out: GroupNorm, SiLU and a
+    zero-initialised conv: the untrained network predicts 0."""
 
     def __init__(self, shape: tuple[int, ...]):
         super().__init__()
         m = CONFIG.model
-        ch = m.channels
-        emb_dim = 4 * ch
+        ch, emb_dim = m.channels, 4 * m.channels
         self.embed = Embedding(ch, emb_dim)
 
         def heads(c: int) -> int:
@@ -349,9 +333,7 @@ class UNet(nn.Module):
             return layers
 
         self.inp = nn.Conv2d(shape[0], ch, 3, padding=1)
-        res = shape[-1]
-        skips = [ch]
-        self.down = nn.ModuleList()
+        res, skips, self.down = shape[-1], [ch], nn.ModuleList()
         for level, mult in enumerate(m.channel_mult):
             for _ in range(m.num_res_blocks):
                 self.down.append(Stage(block(ch, mult * m.channels, res)))
@@ -361,13 +343,8 @@ class UNet(nn.Module):
                 self.down.append(Stage([nn.Conv2d(ch, ch, 3, stride=2, padding=1)]))
                 skips.append(ch)
                 res //= 2
-        self.mid = Stage(
-            [
-                ResBlock(ch, ch, emb_dim, m.dropout),
-                Attention(ch, heads(ch)),
-                ResBlock(ch, ch, emb_dim, m.dropout),
-            ]
-        )
+        self.mid = Stage([ResBlock(ch, ch, emb_dim, m.dropout), Attention(ch, heads(ch))])
+        self.mid.append(ResBlock(ch, ch, emb_dim, m.dropout))
         self.up = nn.ModuleList()
         for level, mult in reversed(list(enumerate(m.channel_mult))):
             for i in range(m.num_res_blocks + 1):
@@ -382,8 +359,7 @@ class UNet(nn.Module):
         )
 
     def forward(self, z: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
-        emb = self.embed(t, y)
-        h = self.inp(z)
+        emb, h = self.embed(t, y), self.inp(z)
         skips = [h]
         for stage in self.down:
             h = stage(h, emb)
@@ -410,6 +386,12 @@ def sigma(t: Tensor) -> Tensor:
     return t
 
 
+def target_velocity(x: Tensor, eps: Tensor, _t: Tensor) -> Tensor:
+    """u_t = d(alpha_t)*x + d(sigma_t)*eps = eps - x, the conditional velocity (the same at all
+    t)."""
+    return eps - x
+
+
 def d_alpha(t: Tensor) -> Tensor:
     return -torch.ones_like(t)
 
@@ -429,12 +411,6 @@ def interpolate(x: Tensor, eps: Tensor, t: Tensor) -> Tensor:
     return alpha(tt) * x + sigma(tt) * eps
 
 
-def target_velocity(x: Tensor, eps: Tensor, t: Tensor) -> Tensor:
-    """u_t = d(alpha_t)*x + d(sigma_t)*eps = dz_t/dt, the conditional velocity."""
-    tt = t.view(-1, *[1] * (x.dim() - 1))
-    return d_alpha(tt) * x + d_sigma(tt) * eps
-
-
 def path_at(t: float) -> tuple[float, float, float, float]:
     """(alpha_t, sigma_t, d(alpha_t), d(sigma_t)) at one time, in float64: the coefficients of a
     sampler step (all samples share the grid time)."""
@@ -445,8 +421,8 @@ def path_at(t: float) -> tuple[float, float, float, float]:
 # ----------------------------------------------------------------------------------------- Coupling
 # independent: the noise of each data point is drawn independently of it (no pairing step).
 def coupled_batch(rt: Runtime, step: int, batch_size: int) -> tuple[Tensor, Tensor, Tensor | None]:
-    """This rank's training pairs (x, eps, labels) of one step, coupled, on
-    the CPU: a pure function of (seed, rank, step), so a resumed run sees the same pairs."""
+    """This rank's coupled (x, eps, labels) of one step, on the CPU: a pure function of (seed, rank,
+    step), so a resumed run sees the same pairs."""
     x, y = batch_for_step(rt, step, batch_size)
     eps = torch.randn(x.shape, generator=generator_for(rt, step, "noise"), dtype=x.dtype)
     return x, eps, y
@@ -462,29 +438,22 @@ def sample_time(n: int, generator: torch.Generator) -> Tensor:
 Field = Callable[[Tensor, float], Tensor]  # u(z, t) or (x_hat, eps_hat)(z, t) at a grid time t
 
 
-def model_velocity(model: nn.Module, z: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
-    """u_hat(z_t, t) for per-sample times t (B,): the network's own output."""
-    return model(z, t, y).to(z.dtype)
-
-
 def velocity_field(model: nn.Module, y: Tensor | None = None) -> Field:
     """u(z, t): the network's own output."""
     return lambda z, t: model(z, z.new_full((len(z),), t), y).to(z.dtype)
 
 
 def rollout_times(t0: Tensor) -> Tensor:
-    """The rollout's target times t1 = t0*(1 - r), r ~ U(0, 1) (DEFAR Alg. 1 per Arioso, whose
-    reversed-time t1' = t0' + (1 - t0')*r is this rule under t = 1 - t'), floored at loss.t_eps and
-    never above t0. r comes from the global RNG, which train() reseeds from (seed, rank, step)."""
+    """t1 = t0*(1 - r), r ~ U(0, 1) from the global RNG (DEFAR Alg. 1 per Arioso: t1' = t0' + (1 -
+    t0')*r in reversed time t' = 1 - t), floored at loss.t_eps and never above t0."""
     r = torch.rand(t0.shape, device=t0.device, dtype=t0.dtype)
     return torch.minimum(t0, (t0 * (1.0 - r)).clamp_min(CONFIG.loss.t_eps))
 
 
 def anti_drift_target(x1_hat: Tensor, x: Tensor, t1: Tensor) -> Tensor:
-    """u_adr: the path's flow-matching target if x1_hat were a clean sample of the same x at t1:
-    eps~ = (x1_hat - alpha(t1)*x)/sigma(t1), u_adr = d_alpha(t1)*x + d_sigma(t1)*eps~. On the
-    rectified path u_adr = (x1_hat - x)/t1, the constant velocity carrying x1_hat to x at t = 0
-    (x1_hat - t1*u_adr = x). With no drift (x1_hat = z_t1) it is the flow-matching target."""
+    """u_adr, the flow-matching target if x1_hat were a clean state of x at t1: eps~ = (x1_hat -
+    alpha(t1)*x)/sigma(t1), u_adr = d_alpha(t1)*x + d_sigma(t1)*eps~; on the rectified path (x1_hat
+    - x)/t1, the straight line from x1_hat to x. Without drift (x1_hat = z_t1) it is u_t1."""
     tt = expand_t(t1, x)
     eps_tilde = (x1_hat - alpha(tt) * x) / sigma(tt)
     return d_alpha(tt) * x + d_sigma(tt) * eps_tilde
@@ -510,47 +479,39 @@ def fc_weight(delta: Tensor) -> Tensor:
 
 
 def loss_fn(
-    model: nn.Module,
-    x: Tensor,
-    eps: Tensor,
-    t: Tensor,
-    y: Tensor | None = None,
+    model: nn.Module, x: Tensor, eps: Tensor, t: Tensor, y: Tensor | None = None
 ) -> tuple[Tensor, dict[str, Tensor]]:
-    """ReflexFlow (METHODS 8.2) in canonical time (t = 0 data, t = 1 noise), t0 = t, f the network
-    (the online one; no source uses the EMA):
+    """ReflexFlow (METHODS 8.2), t0 = t, f the online network (no source uses the EMA); returns the
+    loss and its named terms for the log:
 
-        z0 = alpha(t0)*x + sigma(t0)*eps;  u0_hat = f(z0, t0)                   pass 1
-        x1_hat = z0 + (t1 - t0)*u0_hat, t1 = rollout_times(t0)      the biased input
-        L_ADR = adr_per_sample(f(x1_hat, t1), u_adr)                   pass 2
-        delta = f(x1_hat, t1) - f(z_t1, t1) without gradients, z_t1 the clean state  pass 3
-        L_FC = batch mean of the per-sample weight times mean_d fc_weight(delta)*(output - target)^2
-        L = beta2*L_FC + beta1*L_ADR
-    Returns the loss and its named terms for the log.
+        pass 1   u0_hat = f(z_t0, t0); error2 = (output - target)^2, L_FM its (weighted) mean
+        rollout  x1_hat = z_t0 + (t1 - t0)*u0_hat, t1 = rollout_times(t0)
+        pass 2   L_ADR = batch mean of adr_per_sample(f(x1_hat, t1), u_adr)
+        pass 3   delta = f(x1_hat, t1) - f(z_t1, t1) without gradients
+                 L_FC = the (weighted) mean of fc_weight(delta)*error2
+        loss     beta2*L_FC + beta1*L_ADR
     """
     cfg = CONFIG.loss
     z0, target = interpolate(x, eps, t), target_velocity(x, eps, t)
     out0 = model(z0, t, y)  # pass 1
     error2 = (out0.float() - target.float()).square()
-    w_t = torch.ones_like(t)
-    loss_fm = (w_t * error2.flatten(1).mean(dim=1)).mean()
+    loss_fm = error2.mean()
     terms: dict[str, Tensor] = {"fm": loss_fm.detach()}
-    xs, es, t0, ys = x, eps, t, y
+    xs, t0, ys = x, t, y
     zs, out_s = z0.float(), out0.float()
     t1 = rollout_times(t0)
     x1_hat = zs + expand_t(t1 - t0, zs) * out_s
-    u1_hat = model_velocity(model, x1_hat, t1, ys)  # pass 2
+    u1_hat = model(x1_hat, t1, ys).float()  # pass 2
     u_adr = anti_drift_target(x1_hat, xs.to(x1_hat.dtype), t1)
     loss_adr = adr_per_sample(u1_hat, u_adr).sum() / x.shape[0]
     terms["adr"] = loss_adr.detach()
     with torch.no_grad():
-        z1 = interpolate(xs, es, t1).to(x1_hat.dtype)  # the clean state at t1, same x and eps
-        u1_hat = u1_hat.detach()
-        delta = u1_hat - model_velocity(model, z1, t1, ys)  # pass 3
+        z1 = interpolate(xs, eps, t1).to(x1_hat.dtype)  # the clean state at t1, same x and eps
+        delta = u1_hat.detach() - model(z1, t1, ys).float()  # pass 3
         w = fc_weight(delta.float())
-    loss_fc = (w_t * (w * error2).flatten(1).mean(dim=1)).mean()
+    loss_fc = (w * error2).mean()
     terms.update({"fc": loss_fc.detach(), "fc_w_mean": w.mean(), "delta_abs": delta.abs().mean()})
-    loss = cfg.fc.beta2 * loss_fc + cfg.adr.beta1 * loss_adr
-    return loss, terms
+    return cfg.fc.beta2 * loss_fc + cfg.adr.beta1 * loss_adr, terms
 
 
 # ------------------------------------------------------------------------------------------ Sampler
@@ -582,8 +543,7 @@ def grid_steps(field: Field, grid: list[float], start: int) -> Iterator[tuple]:
 def sample(
     model: nn.Module, eps: Tensor, steps: int | None = None, y: Tensor | None = None
 ) -> tuple[Tensor, int]:
-    """(samples, NFE) from the noise eps, integrated from sigma(t_0)*eps at the grid's first
-    time."""
+    """(samples, NFE) from noise eps, starting at sigma(t_0)*eps."""
     z = sigma(eps.new_tensor(time_grid(steps or CONFIG.sampler.steps)[0])) * eps
     for _, z, nfe in sample_steps(model, z, steps, y):
         pass
@@ -684,10 +644,7 @@ def new_frechet_metric(metric_class: type, out_dir: Path | None) -> tuple[object
     """The metric on the digits classifier's features, labelled with the classifier's hash."""
     net = digits_classifier(out_dir)
     label = f"digits-FD, not Inception FID (digits classifier {weights_sha256(net)[:12]})"
-    metric = metric_class(
-        feature=net, normalize=True, reset_real_features=False, sync_on_compute=False
-    )
-    return metric, label
+    return metric_class(net, **FD_OPTIONS), label
 
 
 def to_feature_input(images: Tensor) -> Tensor:
@@ -696,12 +653,13 @@ def to_feature_input(images: Tensor) -> Tensor:
 
 
 _FD_REAL: dict[int, tuple] = {}  # per seed: a metric holding the reference statistics
+# images in [0, 1]; the reference statistics survive reset(); each rank computes its own
+FD_OPTIONS = {"normalize": True, "reset_real_features": False, "sync_on_compute": False}
 
 
 def frechet_metric(rt: Runtime, out_dir: Path | None) -> tuple[object, str]:
-    """torchmetrics' FrechetInceptionDistance with this spec's features, and the features' label.
-    The reference (training image) statistics are computed once per process and kept; the
-    generated ones are reset at every call."""
+    """torchmetrics' FrechetInceptionDistance on this spec's features, and their label; the
+    reference statistics are computed once per process, the generated ones reset at every call."""
     if rt.seed not in _FD_REAL:
         try:
             from torchmetrics.image.fid import FrechetInceptionDistance
@@ -718,28 +676,13 @@ def frechet_metric(rt: Runtime, out_dir: Path | None) -> tuple[object, str]:
     return metric, label
 
 
-@torch.no_grad()
-def generate_images(model: nn.Module, rt: Runtime, n: int) -> Iterator[tuple[Tensor, int]]:
-    """n samples in [0, 1] in batches of eval.batch_size, with the NFE of each batch. The noise of
-    batch i comes from the (seed, 0, i, "eval") stream, the same at every evaluation."""
-    for i, start in enumerate(range(0, n, CONFIG.eval.batch_size)):
-        m = min(CONFIG.eval.batch_size, n - start)
-        g = generator_for(rt, i, "eval", rank=0)
-        eps = torch.randn((m, *DATA_SHAPE), generator=g).to(rt.device)
-        y = None
-        with autocast_context(rt):
-            samples, nfe = sample(model, eps, y=y)
-        yield ((samples.float() + 1.0) / 2.0).clamp(0.0, 1.0), nfe
-
-
 def image_grid(images: Tensor) -> Tensor:
     """(N, C, H, W) in [0, 1] -> one uint8 (rows*(H+2), cols*(W+2), C) grid, small images
     enlarged (nearest) to at least 32 pixels."""
     n, c, h, w = images.shape
     zoom = max(1, 32 // max(h, w))
     images = images.repeat_interleave(zoom, dim=2).repeat_interleave(zoom, dim=3)
-    h, w = h * zoom, w * zoom
-    cols = math.ceil(math.sqrt(n))
+    h, w, cols = h * zoom, w * zoom, math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     grid = torch.ones((c, rows * (h + 2), cols * (w + 2)))
     for k, image in enumerate(images):
@@ -761,20 +704,24 @@ def save_png(path: Path, pixels: Tensor) -> None:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, rt: Runtime, step: int, out_dir: Path | None = None) -> dict:
-    """The Frechet distance (FD_KEY) between eval.n_samples samples of `model` (the EMA) and the
-    reference training images, labelled with its features (fd_features), plus samples_<step>.png
-    with the first eval.grid samples (the same noise every time).
-    """
+    """The Frechet distance (FD_KEY) of eval.n_samples samples of `model` (the EMA) to the reference
+    images, and samples_<step>.png of the first eval.grid; batch i's noise comes from the (seed, 0,
+    i, "eval") stream, the same at every evaluation."""
     metric, label = frechet_metric(rt, out_dir)
     grid: list[Tensor] = []
-    nfe = 0
-    for images, nfe in generate_images(model, rt, CONFIG.eval.n_samples):
+    n, nfe = CONFIG.eval.n_samples, 0
+    for i, start in enumerate(range(0, n, CONFIG.eval.batch_size)):
+        m = min(CONFIG.eval.batch_size, n - start)
+        eps = torch.randn((m, *DATA_SHAPE), generator=generator_for(rt, i, "eval", rank=0))
+        with autocast_context(rt):
+            images, nfe = sample(model, eps.to(rt.device))
+        images = ((images.float() + 1.0) / 2.0).clamp(0.0, 1.0)
         metric.update(to_feature_input(images), real=False)
         grid.extend(images[: CONFIG.eval.grid - len(grid)].cpu())
     value = float(metric.compute())
     if out_dir is not None and grid:
         save_png(out_dir / f"samples_{step:07d}.png", image_grid(torch.stack(grid)))
-    return {FD_KEY: value, "fd_features": label, "nfe": nfe, "n_samples": CONFIG.eval.n_samples}
+    return {FD_KEY: value, "fd_features": label, "nfe": nfe, "n_samples": n}
 
 
 def save_samples(
@@ -790,16 +737,12 @@ def save_samples(
 def rollout_velocities(
     model: nn.Module, x: Tensor, eps: Tensor, t1: float, step: float
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """The exposure-bias probe of METHODS 8.2 at one time: from the clean state z_t0 of (x, eps),
-    t0 = min(t1 + step, train.t_max), one Euler step of the model to t1 gives the biased input
-    x1_hat = z_t0 + (t1 - t0)*u_hat(z_t0, t0). Returns u_hat(x1_hat, t1), u_hat(z_t1, t1) at the
-    clean state of the same (x, eps), and the conditional velocity u_t1 (the unlabelled model:
-    class-conditional networks see the null class)."""
-    t0 = max(min(t1 + step, CONFIG.train.t_max), t1)
-    u = velocity_field(model)
-    z0 = interpolate(x, eps, x.new_full((len(x),), t0))
+    """The exposure-bias probe of METHODS 8.2: one Euler step of the model from the clean state at
+    t0 = min(t1 + step, train.t_max) gives x1_hat; returns u_hat(x1_hat, t1), u_hat(z_t1, t1) and
+    u_t1 for the same (x, eps) (unlabelled: a class-conditional network sees the null class)."""
+    t0, u = max(min(t1 + step, CONFIG.train.t_max), t1), velocity_field(model)
+    z0, tt1 = interpolate(x, eps, x.new_full((len(x),), t0)), x.new_full((len(x),), t1)
     biased = u(z0 + (t1 - t0) * u(z0, t0), t1)
-    tt1 = x.new_full((len(x),), t1)
     return biased, u(interpolate(x, eps, tt1), t1), target_velocity(x, eps, tt1)
 
 
@@ -812,19 +755,16 @@ def probe_batch(rt: Runtime, n: int) -> tuple[Tensor, Tensor]:
 
 @torch.no_grad()
 def velocity_gap_diagnostics(model: nn.Module, rt: Runtime) -> dict:
-    """eval.velocity_gap: at each t1 in eval.velocity_gap.times, the velocity gap between the
-    biased input of a one-step rollout and the clean state (rollout_velocities):
-    velocity_gap_<t1> = mean |u_hat(x1_hat, t1) - u_hat(z_t1, t1)|^2 per element, and
-    velocity_gap_rel_<t1> = that divided by mean |u_hat(z_t1, t1)|^2."""
-    cfg = CONFIG.eval.velocity_gap
+    """At each t1 of eval.velocity_gap.times: velocity_gap_<t1> = mean |u_hat(x1_hat, t1) -
+    u_hat(z_t1, t1)|^2 per element (rollout_velocities), and velocity_gap_rel_<t1> = that over mean
+    |u_hat(z_t1, t1)|^2."""
+    cfg, metrics = CONFIG.eval.velocity_gap, {}
     x, eps = probe_batch(rt, cfg.n_samples)
-    metrics = {}
     for t1 in cfg.times:
         biased, clean, _ = rollout_velocities(model, x, eps, t1, cfg.step)
         gap = float((biased - clean).double().square().mean())
-        metrics[f"velocity_gap_{t1:g}"] = gap
         scale = max(float(clean.double().square().mean()), 1e-30)
-        metrics[f"velocity_gap_rel_{t1:g}"] = gap / scale
+        metrics.update({f"velocity_gap_{t1:g}": gap, f"velocity_gap_rel_{t1:g}": gap / scale})
     return metrics
 
 
@@ -844,14 +784,12 @@ def power_frequency_ratio(y: Tensor, cutoff: float) -> Tensor:
 
 @torch.no_grad()
 def frequency_diagnostics(model: nn.Module, rt: Runtime) -> dict:
-    """eval.frequency: batch means of the low/high power ratio at each t in eval.frequency.times
-    of the prediction u_hat(z_t, t) (pfr_pred_<t>), the conditional velocity u (pfr_ref_<t>), the
-    prediction error u_hat - u (pfr_error_<t>) and the exposure bias delta = u_hat(x_hat, t) -
-    u_hat(z_t, t) of a one-step rollout (pfr_bias_<t>). pfr_pred < pfr_ref at high t: the
-    prediction lacks low frequencies there."""
-    cfg = CONFIG.eval.frequency
+    """Batch means of the PFR at each t of eval.frequency.times of the prediction u_hat(z_t, t)
+    (pfr_pred_<t>), the target u (pfr_ref_<t>), the error u_hat - u (pfr_error_<t>) and the
+    exposure bias u_hat(x_hat, t) - u_hat(z_t, t) (pfr_bias_<t>); pfr_pred < pfr_ref at high t:
+    the prediction lacks low frequencies there."""
+    cfg, metrics = CONFIG.eval.frequency, {}
     x, eps = probe_batch(rt, cfg.n_samples)
-    metrics: dict = {}
     for t in cfg.times:
         biased, clean, u = rollout_velocities(model, x, eps, t, cfg.step)
         pairs = (("pred", clean), ("ref", u), ("error", clean - u), ("bias", biased - clean))
@@ -883,48 +821,39 @@ def exposure_bias_curve(
     float64 over batches of batch_size (default: all of x at once)."""
     grid = time_grid(steps or CONFIG.sampler.steps)
     n, size = x.shape[0], batch_size or x.shape[0]
-    sums: dict[int, list[Tensor]] = {}  # grid index -> [sum of d, sum of d^2] over samples
-
-    def record(index: int, t: float, z: Tensor, xb: Tensor) -> None:
-        d = (z.double() - path_at(t)[0] * xb.double()).flatten(1)
-        acc = sums.setdefault(index, [torch.zeros_like(d[0]), torch.zeros_like(d[0])])
-        acc[0] += d.sum(dim=0)
-        acc[1] += d.square().sum(dim=0)
-
+    sums: dict[int, Tensor] = {}  # grid index -> (sum of d, sum of d^2) over samples, per dimension
     for lo in range(0, n, size):
         xb, eb = x[lo : lo + size], eps[lo : lo + size]
         for i in range(len(grid) - 1) if mode == "single_step" else [0]:
             a, s, _, _ = path_at(grid[i])
             states = sample_steps(model, a * xb + s * eb, steps, None, start=i)
             for index, (t, z_t, _) in enumerate(states, start=i + 1):
-                record(index, t, z_t, xb)
+                d = (z_t.double() - path_at(t)[0] * xb.double()).flatten(1)
+                sums[index] = sums.get(index, 0.0) + torch.stack([d.sum(0), d.square().sum(0)])
                 if mode == "single_step":
                     break
-    times, deltas = [], []
+    deltas = []
     for index in sorted(sums):
         total, squares = sums[index]
         var = ((squares - total.square() / n) / (n - 1)).clamp_min(0.0)
-        times.append(grid[index])
         deltas.append((float(var.sqrt().mean()) - path_at(grid[index])[1]) ** 2)
-    return times, deltas
+    return [grid[index] for index in sorted(sums)], deltas
 
 
 @torch.no_grad()
 def exposure_bias_diagnostics(model: nn.Module, rt: Runtime) -> dict:
-    """eval.exposure_bias on eval.exposure_bias.n_samples held-out points with their own noise (the
-    same every evaluation), per mode: exposure_bias_<mode>, the mean delta over the grid times after
-    the start, exposure_bias_<mode>_final (delta at t = 0) and exposure_bias_<mode>_curve ({t,
-    delta})."""
+    """eval.exposure_bias on held-out points with their own noise (the same every evaluation), per
+    mode: exposure_bias_<mode> (the mean delta over the grid times after the start), its _final
+    (at t = 0) and _curve ({t, delta})."""
     cfg, size = CONFIG.eval.exposure_bias, CONFIG.eval.batch_size
     x = heldout_data(rt, cfg.n_samples).to(rt.device)
     g = generator_for(rt, EXPOSURE_BIAS_STREAM_STEP, "eval", rank=0)
     eps = torch.randn(x.shape, generator=g).to(rt.device)
     metrics, modes = {}, ["chain", "single_step"] if cfg.mode == "both" else [cfg.mode]
-    runs = [(m, "", None) for m in modes]
-    for mode, suffix, schedule in runs:
+    for mode in modes:
         with autocast_context(rt):
             curve = exposure_bias_curve(model, x, eps, mode, batch_size=size)
-        key = f"exposure_bias_{mode}{suffix}"
+        key = f"exposure_bias_{mode}"
         metrics[key] = sum(curve[1]) / len(curve[1])
         metrics[f"{key}_final"] = curve[1][-1]
         metrics[f"{key}_curve"] = {"t": curve[0], "delta": curve[1]}
@@ -1093,9 +1022,8 @@ def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None)
     if CONFIG.eval.at_start and step == 0:
         run_eval(ema, rt, 0, out_dir)
 
-    # A worker process prepares the batches train.prefetch steps ahead, off the critical path (each
-    # a pure function of its step, so timing changes nothing); a missing input fails here, not
-    # there.
+    # A worker prepares batches train.prefetch steps ahead, off the critical path (each a pure
+    # function of its step); calling it here first makes a missing input fail here, not there.
     coupled_batch(rt, step, local_batch)
     workers = {"num_workers": 1, "prefetch_factor": tr.prefetch} if tr.prefetch else {}
     make = functools.partial(worker_batch, rt, local_batch)

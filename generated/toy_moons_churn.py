@@ -3,9 +3,7 @@
 """toy_moons_churn: cfm on the rectified path, mlp on toy2d/moons, independent coupling,
 edm_stochastic sampler.
 
-EDM's Algorithm 2 on a flow-matching model: add noise to raise Sigma = sigma/alpha by 1 + gamma,
-then a Heun step in sigma-space on EDM's rho = 7 grid (NFE 2N - 1 = 49). DDPM adds its noise after
-the deterministic step, EDM before it; both keep the ODE's marginals.
+The experiment is SPEC below (its description says what it is for).
 
 Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:
     python generated/toy_moons_churn.py --out runs/toy_moons_churn
@@ -51,30 +49,22 @@ SPEC = {
         "its noise after the deterministic step, EDM before it; both keep the ODE's marginals."
     ),
     "seed": 0, "data": {"kind": "toy2d", "distribution": "moons"},
-    "model": {
-        "kind": "mlp", "hidden": 128, "depth": 3, "time_dim": 64, "time_scale": 1000.0,
-        "activation": "silu",
-    },
+    "model": {"kind": "mlp", "hidden": 128, "depth": 3, "time_dim": 64, "time_scale": 1000.0,
+        "activation": "silu"},
     "path": {"kind": "rectified", "sigma_min": 0.0}, "coupling": {"kind": "independent"},
     "loss": {"kind": "cfm", "prediction": {"kind": "velocity"}},
     "weighting": {"kind": "uniform", "time_sampling": {"kind": "uniform", "shift": 1.0}},
-    "sampler": {
-        "kind": "edm_stochastic", "S_churn": 20.0, "S_tmin": 0.0, "S_tmax": 1000000.0,
+    "sampler": {"kind": "edm_stochastic", "S_churn": 20.0, "S_tmin": 0.0, "S_tmax": 1000000.0,
         "S_noise": 1.0, "steps": 25, "t_max": 1.0,
-        "grid": {"kind": "edm", "rho": 7.0, "sigma_min": 0.002, "sigma_max": 80.0},
-    },
-    "train": {
-        "steps": 3000, "batch_size": 256, "lr": 0.001, "lr_schedule": "constant",
+        "grid": {"kind": "edm", "rho": 7.0, "sigma_min": 0.002, "sigma_max": 80.0}},
+    "train": {"steps": 3000, "batch_size": 256, "lr": 0.001, "lr_schedule": "constant",
         "warmup_steps": 100, "betas": [0.9, 0.999], "weight_decay": 0.0, "adam_eps": 1e-08,
         "grad_clip": 1.0, "ema_decay": 0.999, "ema_warmup": True, "t_min": 0.0, "t_max": 1.0,
         "grad_accum": 1, "precision": "bf16", "compile": True, "channels_last": True, "tf32": True,
         "fused_optimizer": True, "prefetch": 2, "log_every": 250, "checkpoint_every": 1000,
-        "keep_checkpoints": 3, "init_from": "",
-    },
-    "eval": {
-        "kind": "w2", "n_samples": 2000, "every": 0, "at_start": True, "plot": True,
-        "transport_cost": False, "straightness": False, "few_step": [],
-    },
+        "keep_checkpoints": 3, "init_from": ""},
+    "eval": {"kind": "w2", "n_samples": 2000, "every": 0, "at_start": True, "plot": True,
+        "transport_cost": False, "straightness": False, "few_step": []},
 }
 # fmt: on
 CONFIG = json.loads(json.dumps(SPEC), object_hook=lambda d: SimpleNamespace(**d))
@@ -182,8 +172,7 @@ def batch_for_step(rt: Runtime, step: int, batch_size: int) -> tuple[Tensor, Non
 
 
 def heldout_data(rt: Runtime, n: int, part: int = 0) -> Tensor:
-    """n held-out points, the same on every rank and every evaluation; each `part` is another
-    set."""
+    """n held-out points, the same on every rank and evaluation; each `part` is another set."""
     return sample_data(n, generator_for(rt, part, "heldout", rank=0))
 
 
@@ -236,6 +225,12 @@ def sigma(t: Tensor) -> Tensor:
     return t
 
 
+def target_velocity(x: Tensor, eps: Tensor, _t: Tensor) -> Tensor:
+    """u_t = d(alpha_t)*x + d(sigma_t)*eps = eps - x, the conditional velocity (the same at all
+    t)."""
+    return eps - x
+
+
 def d_alpha(t: Tensor) -> Tensor:
     return -torch.ones_like(t)
 
@@ -265,12 +260,6 @@ def interpolate(x: Tensor, eps: Tensor, t: Tensor) -> Tensor:
     return alpha(tt) * x + sigma(tt) * eps
 
 
-def target_velocity(x: Tensor, eps: Tensor, t: Tensor) -> Tensor:
-    """u_t = d(alpha_t)*x + d(sigma_t)*eps = dz_t/dt, the conditional velocity."""
-    tt = t.view(-1, *[1] * (x.dim() - 1))
-    return d_alpha(tt) * x + d_sigma(tt) * eps
-
-
 def path_at(t: float) -> tuple[float, float, float, float]:
     """(alpha_t, sigma_t, d(alpha_t), d(sigma_t)) at one time, in float64: the coefficients of a
     sampler step (all samples share the grid time)."""
@@ -281,8 +270,8 @@ def path_at(t: float) -> tuple[float, float, float, float]:
 # ----------------------------------------------------------------------------------------- Coupling
 # independent: the noise of each data point is drawn independently of it (no pairing step).
 def coupled_batch(rt: Runtime, step: int, batch_size: int) -> tuple[Tensor, Tensor, Tensor | None]:
-    """This rank's training pairs (x, eps, labels) of one step, coupled, on
-    the CPU: a pure function of (seed, rank, step), so a resumed run sees the same pairs."""
+    """This rank's coupled (x, eps, labels) of one step, on the CPU: a pure function of (seed, rank,
+    step), so a resumed run sees the same pairs."""
     x, y = batch_for_step(rt, step, batch_size)
     eps = torch.randn(x.shape, generator=generator_for(rt, step, "noise"), dtype=x.dtype)
     return x, eps, y
@@ -409,8 +398,8 @@ def sample(
     y: Tensor | None = None,
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, int]:
-    """(samples, NFE) from the noise eps, integrated from sigma(t_0)*eps at the grid's first time
-    (noise from generator, else torch's global RNG)."""
+    """(samples, NFE) from noise eps, starting at sigma(t_0)*eps (step noise from generator, else
+    torch's global RNG)."""
     z = sigma(eps.new_tensor(time_grid(steps or CONFIG.sampler.steps)[0])) * eps
     for _, z, nfe in sample_steps(model, z, steps, y, generator):
         pass
@@ -625,9 +614,8 @@ def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None)
     if CONFIG.eval.at_start and step == 0:
         run_eval(ema, rt, 0, out_dir)
 
-    # A worker process prepares the batches train.prefetch steps ahead, off the critical path (each
-    # a pure function of its step, so timing changes nothing); a missing input fails here, not
-    # there.
+    # A worker prepares batches train.prefetch steps ahead, off the critical path (each a pure
+    # function of its step); calling it here first makes a missing input fail here, not there.
     coupled_batch(rt, step, local_batch)
     workers = {"num_workers": 1, "prefetch_factor": tr.prefetch} if tr.prefetch else {}
     make = functools.partial(worker_batch, rt, local_batch)

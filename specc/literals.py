@@ -121,31 +121,38 @@ def _long_string(text: str, indent: int, line: int) -> str:
     return "(\n" + body + "\n" + " " * indent + ")"
 
 
-def py_table(value: dict, indent: int = 0, line: int = 100) -> str:
-    """A nested dict literal laid out as a table (for a `# fmt: off` block): a mapping that fits
-    on its line stays there; otherwise its `key: value` entries are packed several to a line, a
-    nested mapping that does not fit opening a block of its own and a long string wrapped."""
-    pad = " " * (indent + 4)
+def py_table(value: dict, line: int = 100) -> str:
+    """A nested dict literal laid out as a table (for a `# fmt: off` block): `key: value` entries
+    packed several to a line; a nested mapping that does not fit where it would go starts a line of
+    its own and continues on lines indented one step more, its `}` closing its last line; a long
+    string is wrapped in parentheses."""
+    return "{\n" + "\n".join(_packed(value, "    ", "    ", line, ",")) + "\n}"
+
+
+def _packed(value: dict, head: str, pad: str, line: int, tail: str) -> list[str]:
+    """The lines of `value`'s entries: the first after `head` (a pad, or a pad, key and `{`), the
+    others at `pad`; `tail` follows the last entry."""
     lines: list[str] = []
-    current = ""
-    for key, item in value.items():
+    current = head
+    items = list(value.items())
+    for i, (key, item) in enumerate(items):
+        end = tail if i == len(items) - 1 else ","
         entry, flat = f"{py_literal(key)}: ", py_literal(item)
-        if len(pad) + len(entry) + len(flat) + 1 > line and isinstance(item, (dict, str)):
-            if current:
-                lines.append(current)
-                current = ""
-            if isinstance(item, dict):
-                lines.append(f"{pad}{entry}{py_table(item, indent + 4, line)},")
-            else:
-                lines.append(f"{pad}{entry}{_long_string(item, indent + 4, line)},")
+        space = "" if current == pad or current.endswith("{") else " "
+        if len(current) + len(space) + len(entry + flat + end) <= line:
+            current += space + entry + flat + end
             continue
-        piece = entry + flat + ","
-        if current and len(current) + 1 + len(piece) <= line:
-            current += " " + piece
+        if current != pad:
+            lines.append(current)
+            current = pad
+        fresh = len(pad) + len(entry + flat + end) <= line
+        if fresh:
+            current = pad + entry + flat + end
+        elif isinstance(item, dict):
+            lines += _packed(item, pad + entry + "{", pad + "    ", line, "}" + end)
+        elif isinstance(item, str):
+            wrapped = _long_string(item, len(pad), line).split("\n")
+            lines += [pad + entry + wrapped[0], *wrapped[1:-1], wrapped[-1] + end]
         else:
-            if current:
-                lines.append(current)
-            current = pad + piece
-    if current:
-        lines.append(current)
-    return "{\n" + "\n".join(lines) + "\n" + " " * indent + "}"
+            current = pad + entry + flat + end  # a scalar or list longer than a line, as it is
+    return lines + ([current] if current != pad else [])

@@ -12,7 +12,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from specc.components import Unit, chosen_units, unit_traits
+from specc.components import Unit, chosen_units, hooks, unit_traits
 from specc.literals import py_comment, py_table
 from specc.resolve import ResolvedSpec
 
@@ -64,10 +64,7 @@ NEEDS = "\x00needs\x00"
 
 def _docstring(data: dict, script: str) -> str:
     name = data["name"]
-    parts = [_summary(data), ""]
-    for paragraph in data.get("description", "").strip().split("\n\n"):
-        parts += textwrap.wrap(paragraph, LINE - 4, replace_whitespace=True) + [""]
-    parts = parts[:-1] if parts[-1] == parts[-2] == "" else parts
+    parts = [_summary(data), "", "The experiment is SPEC below (its description says what it is for).", ""]
     parts += [
         "Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:",
         f"    python {script} --out runs/{name}",
@@ -105,6 +102,7 @@ def make_plan(resolved: ResolvedSpec, script_label: str | None = None) -> Plan:
         "spec": data,
         "units": units,
         "traits": unit_traits(data, units),
+        "hooks": hooks(units),
         "diagnostics": [name for name, _ in diagnostics if name],
         "diagnostic_partials": [partial for _, partial in diagnostics],
     }

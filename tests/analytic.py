@@ -33,11 +33,26 @@ class GaussianVelocity(nn.Module):
     def forward(self, z: Tensor, t: Tensor, y: Tensor | None = None) -> Tensor:
         m = self.m
         tt = t.to(torch.float64).reshape((-1,) + (1,) * (z.dim() - 1))
-        a, sg, da, ds = m.alpha(tt), m.sigma(tt), m.d_alpha(tt), m.d_sigma(tt)
+        a, sg, da, ds = path_and_derivatives(m, tt)
         z64 = z.to(torch.float64)
         v = a * a * self.s**2 + sg * sg
         u = da * self.mu + (da * a * self.s**2 + ds * sg) / v * (z64 - a * self.mu)
         return u.to(z.dtype)
+
+
+def path_and_derivatives(module, t: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """alpha_t, sigma_t and their time derivatives by autograd of the script's alpha and sigma
+    (not its own d_alpha/d_sigma, which a pruned script may not have and which are under test)."""
+    with torch.enable_grad():
+        tt = t.detach().to(torch.float64).requires_grad_(True)
+        a, sg = module.alpha(tt), module.sigma(tt)
+        da, ds = (
+            torch.autograd.grad(f.sum(), tt, retain_graph=True)[0]
+            if f.requires_grad
+            else torch.zeros_like(tt)  # constant in t (e.g. alpha_t = 1 on the edm path)
+            for f in (a, sg)
+        )
+    return a.detach(), sg.detach(), da.detach(), ds.detach()
 
 
 def exact_endpoint(module, z_start: Tensor, t_start: float, mu: float, s: float) -> Tensor:
@@ -107,14 +122,14 @@ class GaussianModel(nn.Module):
             z = z.to(torch.float64) * edm_radius(m, _times(t64, z), sd)
         x_hat, e_hat = gaussian_posterior(m, z, t64, self.mu, self.s)
         tt = _times(t64, z)
-        a, sg = m.alpha(tt), m.sigma(tt)
+        a, sg, da, ds = path_and_derivatives(m, tt)
         if self.inflate_eps != 1.0:
             keep = a < 1e-3
             e_hat = torch.where(keep, e_hat, self.inflate_eps * e_hat)
             safe_a = torch.where(keep, torch.ones_like(a), a)
             x_hat = torch.where(keep, x_hat, (z.to(torch.float64) - sg * e_hat) / safe_a)
         if self.output == "velocity":
-            out = m.d_alpha(tt) * x_hat + m.d_sigma(tt) * e_hat
+            out = da * x_hat + ds * e_hat
         elif self.output == "epsilon":
             out = e_hat
         elif self.output == "x0":

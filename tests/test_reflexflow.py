@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from analytic import GaussianModel
+from analytic import GaussianModel, path_and_derivatives
 from diffusion_specs import PATHS, SAFE_RANGES, spec
 
 MU = 1.5
@@ -305,9 +305,8 @@ def test_input_perturbation_eps_consistent_target_has_noise_view_eps(build_modul
     assert not torch.allclose(z, m.interpolate(x, eps, t))
     # the noise view of a velocity at z (METHODS 3): eps_hat = (alpha*u_hat - d_alpha*z)/kappa,
     # kappa = d_sigma*alpha - d_alpha*sigma
-    tt = t[:, None]
-    a, da = m.alpha(tt), m.d_alpha(tt)
-    kappa = m.d_sigma(tt) * a - da * m.sigma(tt)
+    a, sg, da, ds = path_and_derivatives(m, t[:, None])
+    kappa = ds * a - da * sg
     torch.testing.assert_close((a * target - da * z) / kappa, eps, rtol=1e-9, atol=1e-9)
     clean = build_module(spec("loss: {kind: cfm, input_perturbation: {gamma: 0.15}}\n"))
     torch.manual_seed(0)
@@ -349,7 +348,7 @@ def test_power_frequency_ratio_of_white_noise_is_the_band_count_ratio(build_modu
         (("loss.fc.weight=per_sample",), ["norms = delta.flatten(1).norm(dim=1)"],
          ["magnitude = delta.abs()"]),
         (("loss.fc.keep_fm=true",),
-         ["loss = loss_fm + cfg.fc.beta2 * loss_fc + cfg.adr.beta1 * loss_adr"], []),
+         ["return loss_fm + cfg.fc.beta2 * loss_fc + cfg.adr.beta1 * loss_adr, terms"], []),
         (("loss.fc.delta=state",), ["delta = x1_hat.detach() - z1"], ["# pass 3"]),
         (("loss.t1_rule=fixed_step",), ["t1 = (t0 - CONFIG.loss.t1_step).clamp_min(0.0)"],
          ["torch.rand(t0.shape"]),
@@ -376,9 +375,9 @@ def test_only_the_chosen_components_are_emitted(tmp_path):
 
     adr_only = build_text(rf_spec("loss: {kind: reflexflow, adr: {}}\n"), (), tmp_path)
     assert "def fc_weight" not in adr_only
-    assert "loss = loss_fm + cfg.adr.beta1 * loss_adr" in adr_only
+    assert "return loss_fm + cfg.adr.beta1 * loss_adr, terms" in adr_only
     fc_only = build_text(rf_spec("loss: {kind: reflexflow, fc: {}}\n"), (), tmp_path)
-    assert "def anti_drift_target" not in fc_only and "loss = cfg.fc.beta2 * loss_fc" in fc_only
+    assert "def anti_drift_target" not in fc_only and "return cfg.fc.beta2 * loss_fc, terms" in fc_only
     cfm = build_text(spec(), (), tmp_path)
     assert "rollout" not in cfm and "perturbed_input" not in cfm
     assert "velocity_gap" not in cfm and "power_frequency_ratio" not in cfm

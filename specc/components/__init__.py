@@ -65,6 +65,36 @@ class Unit:
         return self.traits.get(name, default)
 
 
+@dataclass(frozen=True)
+class Command:
+    """A subcommand a section adds to the script: its name, its function, the partial with the
+    function's code and the partial with its argparse lines (inside parse_args)."""
+
+    name: str
+    function: str
+    code: str
+    arguments: str
+
+
+# The skeleton's extension points, and what fills each where no chosen section's HOOKS does: the
+# step generator every sampler takes its steps from (Epsilon Scaling wraps it) and the subcommands
+# beyond train, sample and eval. A cross-cutting feature fills these instead of flags in siblings.
+HOOKS: dict[str, Any] = {"grid_steps": "components/sampler/_grid_steps.py.j2", "commands": ()}
+
+
+def hooks(units: dict[str, Unit]) -> dict[str, Any]:
+    """HOOKS, filled by the chosen sections' own HOOKS (commands add up; templates replace)."""
+    out = dict(HOOKS)
+    for section in units:
+        for name, value in getattr(_module(section), "HOOKS", {}).items():
+            out[name] = out[name] + tuple(value) if name == "commands" else value
+    return out
+
+
+def _module(section: str) -> Any:
+    return importlib.import_module(f"specc.components.{section}")
+
+
 def _json(section: str, name: str) -> dict:
     text = resources.files("specc.components").joinpath(section, name).read_text("utf-8")
     return json.loads(text)
@@ -75,7 +105,7 @@ def registry() -> dict[tuple[str, str], Unit]:
     """{(section, kind): unit} in each section's declared order."""
     out: dict[tuple[str, str], Unit] = {}
     for section in SECTIONS:
-        module = importlib.import_module(f"specc.components.{section}")
+        module = _module(section)
         for unit in module.UNITS:
             out[(unit.section, unit.kind)] = unit
     return out
@@ -118,7 +148,7 @@ def unit_traits(spec: dict, units: dict[str, Unit] | None = None) -> dict[str, d
     units = chosen_units(spec) if units is None else units
     out = {}
     for section, unit in units.items():
-        defaults = getattr(importlib.import_module(f"specc.components.{section}"), "DEFAULTS", {})
+        defaults = getattr(_module(section), "DEFAULTS", {})
         out[section] = {**defaults, **unit.traits, **(unit.derive(spec) if unit.derive else {})}
     return out
 
@@ -127,7 +157,7 @@ def all_checks(units: dict[str, Unit]) -> list[Check]:
     """The chosen units' checks, then each section's own (rules across its kinds and others)."""
     checks = [check for unit in units.values() for check in unit.checks]
     for section in SECTIONS:
-        checks += getattr(importlib.import_module(f"specc.components.{section}"), "CHECKS", [])
+        checks += getattr(_module(section), "CHECKS", [])
     return checks
 
 

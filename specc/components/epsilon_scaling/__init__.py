@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from specc.components import Finding, Unit
+from specc.components import Command, Finding, Unit
 
 WHERE = ("sampler", "epsilon_scaling")
 
@@ -66,3 +66,16 @@ UNITS = (
     Unit("epsilon_scaling", "linear_index", checks=(check_linear_index,)),
     Unit("epsilon_scaling", "table", checks=(check_table,)),
 )
+
+# Epsilon Scaling wraps the samplers' step generator (one place for every sampler) and adds tune-es.
+HOOKS = {
+    "grid_steps": "components/epsilon_scaling/_scaled.py.j2",
+    "commands": (
+        Command(
+            "tune-es",
+            "cmd_tune_es",
+            "components/epsilon_scaling/_tune_es.py.j2",
+            "components/epsilon_scaling/_tune_es_args.py.j2",
+        ),
+    ),
+}

@@ -98,8 +98,49 @@ def check_reflexflow(spec: dict, traits: dict) -> Iterator[Finding]:
         )
 
 
+def reflexflow(spec: dict) -> dict:
+    """The loss's passes as the docstring states them, and the sum it returns, for this spec's
+    choice of ADR, FC, detach, p_apply and warm-up."""
+    loss = spec["loss"]
+    adr, fc = loss.get("adr"), loss.get("fc")
+    detach = ".detach()" if loss["detach_rollout"] else ""
+    ramp = " * ramp" if loss["warmup_steps"] else ""
+    lines = [
+        "pass 1   u0_hat = f(z_t0, t0); error2 = (output - target)^2, L_FM its (weighted) mean",
+        f"rollout  x1_hat = z_t0 + (t1 - t0)*u0_hat{detach}, t1 = rollout_times(t0)",
+    ]
+    total, formula = ([], []) if fc and not fc["keep_fm"] else (["loss_fm"], ["L_FM"])
+    if adr:
+        target = "u_adr.detach()" if adr["detach_target"] else "u_adr"
+        lines.append(f"pass 2   L_ADR = batch mean of adr_per_sample(f(x1_hat, t1), {target})")
+    if fc:
+        if fc["delta"] == "velocity":
+            lines.append("pass 3   delta = f(x1_hat, t1) - f(z_t1, t1) without gradients")
+        else:
+            lines.append("         delta = x1_hat - z_t1 without gradients")
+        lines.append("         L_FC = the (weighted) mean of fc_weight(delta)*error2")
+        total.append("cfg.fc.beta2 * loss_fc")
+        formula.append("beta2*L_FC")
+    if adr:
+        total.append(f"cfg.adr.beta1{ramp} * loss_adr")
+        formula.append(f"beta1{ramp.replace(' * ', '*')}*L_ADR")
+    lines.append("loss     " + " + ".join(formula))
+    notes = []
+    if loss["p_apply"] < 1:
+        notes.append(
+            "Each sample takes the rollout with probability loss.p_apply (the others keep w = 1 "
+            "and no ADR term); passes 2-3 run only on the chosen samples."
+        )
+    if loss["warmup_steps"]:
+        notes.append(
+            "The corrections ramp in over loss.warmup_steps: ramp = min(1, (step + 1)/"
+            "warmup_steps) scales beta1 and w - 1."
+        )
+    return {"passes": lines, "notes": notes, "total": " + ".join(total)}
+
+
 CHECKS = [check_training_endpoints, check_input_perturbation]
 UNITS = (
     Unit("loss", "cfm"),
-    Unit("loss", "reflexflow", checks=(check_reflexflow,)),
+    Unit("loss", "reflexflow", checks=(check_reflexflow,), derive=reflexflow),
 )
