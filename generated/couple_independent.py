@@ -3,7 +3,7 @@
 """couple_independent: cfm on the rectified path, mlp on toy2d/8gaussians, independent coupling,
 euler sampler.
 
-The experiment is SPEC below (its description says what it is for).
+The experiment is SPEC below; its description says what for.
 
 Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:
     python generated/couple_independent.py --out runs/couple_independent

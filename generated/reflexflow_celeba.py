@@ -3,7 +3,7 @@
 """reflexflow_celeba: reflexflow on the rectified path, unet on celeba, independent coupling, euler
 sampler.
 
-The experiment is SPEC below (its description says what it is for).
+The experiment is SPEC below; its description says what for.
 
 Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:
     python generated/reflexflow_celeba.py --out runs/reflexflow_celeba

@@ -3,7 +3,7 @@
 """reflexflow_cifar10: reflexflow on the rectified path, unet on cifar10, independent coupling,
 euler sampler.
 
-The experiment is SPEC below (its description says what it is for).
+The experiment is SPEC below; its description says what for.
 
 Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:
     python generated/reflexflow_cifar10.py --out runs/reflexflow_cifar10

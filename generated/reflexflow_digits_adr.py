@@ -3,7 +3,7 @@
 """reflexflow_digits_adr: reflexflow on the rectified path, unet on digits, independent coupling,
 euler sampler.
 
-The experiment is SPEC below (its description says what it is for).
+The experiment is SPEC below; its description says what for.
 
 Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:
     python generated/reflexflow_digits_adr.py --out runs/reflexflow_digits_adr

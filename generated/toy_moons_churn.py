@@ -3,7 +3,7 @@
 """toy_moons_churn: cfm on the rectified path, mlp on toy2d/moons, independent coupling,
 edm_stochastic sampler.
 
-The experiment is SPEC below (its description says what it is for).
+The experiment is SPEC below; its description says what for.
 
 Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:
     python generated/toy_moons_churn.py --out runs/toy_moons_churn

@@ -8,7 +8,6 @@ of the file that are text about the spec: the header, the docstring and the SPEC
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,7 +63,7 @@ NEEDS = "\x00needs\x00"
 
 def _docstring(data: dict, script: str) -> str:
     name = data["name"]
-    parts = [_summary(data), "", "The experiment is SPEC below (its description says what it is for).", ""]
+    parts = [_summary(data), "", "The experiment is SPEC below; its description says what for.", ""]
     parts += [
         "Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resumed run:",
         f"    python {script} --out runs/{name}",

@@ -377,7 +377,9 @@ def test_only_the_chosen_components_are_emitted(tmp_path):
     assert "def fc_weight" not in adr_only
     assert "return loss_fm + cfg.adr.beta1 * loss_adr, terms" in adr_only
     fc_only = build_text(rf_spec("loss: {kind: reflexflow, fc: {}}\n"), (), tmp_path)
-    assert "def anti_drift_target" not in fc_only and "return cfg.fc.beta2 * loss_fc, terms" in fc_only
+    assert (
+        "def anti_drift_target" not in fc_only and "return cfg.fc.beta2 * loss_fc, terms" in fc_only
+    )
     cfm = build_text(spec(), (), tmp_path)
     assert "rollout" not in cfm and "perturbed_input" not in cfm
     assert "velocity_gap" not in cfm and "power_frequency_ratio" not in cfm
