@@ -1,7 +1,7 @@
 """The `specc` command line: wiring only; every stage lives in its own module.
 
 Exit codes: 0 success; 1 invalid spec, stale generated/ or a diff found; 2 usage error;
-3 internal error (a bug in specc: rerun with --debug for the traceback).
+3 internal error (a bug in specc: rerun as `specc --debug <command>` for the traceback).
 """
 
 from __future__ import annotations
@@ -263,8 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         else:
             click.echo(
-                f"internal error: {type(exc).__name__}: {exc} "
-                "(rerun with --debug for the traceback)",
+                f"internal error: {type(exc).__name__}: {exc} (a bug in specc: rerun as "
+                "`specc --debug <command> ...` for the traceback, and report it)",
                 err=True,
             )
         return EXIT_INTERNAL

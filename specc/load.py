@@ -142,6 +142,48 @@ def _loc(display: str, mark: yaml.Mark | None) -> Location:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+# Bounds on the work one spec can cause: a spec is a few kilobytes, a few levels deep, with a few
+# hundred values; anchors and aliases (`&a`, `*a`) may reuse a value, but not multiply it without
+# bound (ten aliases of ten aliases of ... is a gigabyte from a few lines).
+MAX_BYTES = 1_000_000
+MAX_DEPTH = 32
+MAX_VALUES = 20_000
+
+
+class _Bounded(Exception):
+    """The spec exceeds a bound; carries the diagnostic's message and mark."""
+
+    def __init__(self, message: str, mark: yaml.Mark | None):
+        super().__init__(message)
+        self.mark = mark
+
+
+def _check_nesting(loader: SpecLoader) -> None:
+    """Scan the whole text (iteratively: PyYAML's composer recurses once per level) and stop at
+    the first collection nested deeper than MAX_DEPTH."""
+    opening = (
+        yaml.BlockMappingStartToken,
+        yaml.BlockSequenceStartToken,
+        yaml.FlowMappingStartToken,
+        yaml.FlowSequenceStartToken,
+    )
+    closing = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+    depth = 0
+    while not loader.check_token(yaml.StreamEndToken):
+        token = loader.get_token()
+        depth += isinstance(token, opening) - isinstance(token, closing)
+        if depth > MAX_DEPTH:
+            raise _Bounded(
+                f"nested more than {MAX_DEPTH} levels deep: a spec is a few levels deep",
+                token.start_mark,
+            )
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based (line, column) of character `index` of text."""
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
@@ -151,11 +193,19 @@ class _Builder:
         self.loader = loader
         self.source_map: dict[Path_, Entry] = {}
         self.diagnostics: list[Diagnostic] = []
+        self.values = 0
 
     def error(self, path: Path_, message: str, mark: yaml.Mark | None) -> None:
         self.diagnostics.append(Diagnostic(json_path(path), message, _loc(self.display, mark)))
 
     def build(self, node: yaml.Node, path: Path_, key_mark: yaml.Mark | None) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise _Bounded(
+                f"the spec expands to more than {MAX_VALUES:,} values (through aliases such as "
+                "*name?): a spec holds a few hundred",
+                node.start_mark,
+            )
         key_loc = _loc(self.display, key_mark) if key_mark is not None else None
         self.source_map[path] = Entry(key_loc, _loc(self.display, node.start_mark))
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
@@ -215,6 +265,23 @@ class _Builder:
 def load_text(text: str, display: str, path: Path | None = None) -> LoadedFile:
     """Parse YAML text. Problems come back as diagnostics; nothing raises for bad input."""
     loaded = LoadedFile(path=path or Path(display), display=display, tree=None)
+    if len(text) > MAX_BYTES:
+        message = f"the spec is {len(text):,} characters long; a spec is at most {MAX_BYTES:,}"
+        loaded.diagnostics.append(Diagnostic("$", message, Location(display, 1, 1)))
+        return loaded
+    try:
+        _check_nesting(SpecLoader(text))
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, e.g. NUL
+        line, column = _position(text, exc.position)
+        what = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        message = f"invalid YAML: character {what} is not allowed in a YAML file"
+        loaded.diagnostics.append(Diagnostic("$", message, Location(display, line, column)))
+        return loaded
+    except _Bounded as exc:
+        loaded.diagnostics.append(Diagnostic("$", exc.args[0], _loc(display, exc.mark)))
+        return loaded
+    except yaml.YAMLError:
+        pass  # the parse below reports it, with its position
     loader = SpecLoader(text)
     try:
         node = loader.get_single_node()
@@ -235,7 +302,11 @@ def load_text(text: str, display: str, path: Path | None = None) -> LoadedFile:
         loaded.source_map[()] = Entry(None, Location(display, 1, 1))
         return loaded
     builder = _Builder(display, loader)
-    tree = builder.build(node, (), None)
+    try:
+        tree = builder.build(node, (), None)
+    except _Bounded as exc:
+        loaded.diagnostics.append(Diagnostic("$", exc.args[0], _loc(display, exc.mark)))
+        return loaded
     loaded.source_map = builder.source_map
     loaded.diagnostics = builder.diagnostics
     if not isinstance(tree, dict):
@@ -257,17 +328,30 @@ def display_name(path: Path) -> str:
 
 def load_file(path: Path) -> LoadedFile:
     display = display_name(path)
+    lf = LoadedFile(path=path, display=display, tree=None)
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        lf = LoadedFile(path=path, display=display, tree=None)
         lf.diagnostics.append(Diagnostic("$", "file not found", Location(display)))
         return lf
-    except (OSError, UnicodeDecodeError) as exc:
-        lf = LoadedFile(path=path, display=display, tree=None)
-        lf.diagnostics.append(Diagnostic("$", f"cannot read file: {exc}", Location(display)))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        lf.diagnostics.append(Diagnostic("$", f"cannot read file: {reason}", Location(display)))
         return lf
-    return load_text(text, display, path)
+    if len(data) > MAX_BYTES:
+        message = f"the file is larger than {MAX_BYTES:,} bytes; a spec is a few kilobytes"
+        lf.diagnostics.append(Diagnostic("$", message, Location(display, 1, 1)))
+        return lf
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        prefix = data[: exc.start].decode("utf-8", "replace")
+        line, column = _position(prefix, len(prefix))
+        message = f"byte 0x{data[exc.start]:02x} is not UTF-8: save the spec as UTF-8"
+        lf.diagnostics.append(Diagnostic("$", message, Location(display, line, column)))
+        return lf
+    return load_text(text.removeprefix("\ufeff"), display, path)
 
 
 def parse_scalar(text: str) -> Any:

@@ -96,7 +96,7 @@ def test_internal_errors_are_one_line_without_debug(project: Path, capsys, monke
     monkeypatch.setattr(specc.pipeline, "render", boom)
     assert main(["build", "specs/a.yaml"]) == 3
     err = capsys.readouterr().err
-    assert "internal error: RuntimeError: kaboom (rerun with --debug" in err
+    assert "internal error: RuntimeError: kaboom (a bug in specc: rerun as `specc --debug" in err
     assert "Traceback" not in err
     assert main(["--debug", "build", "specs/a.yaml"]) == 3
     assert "Traceback" in capsys.readouterr().err

@@ -92,3 +92,61 @@ trees = st.recursive(
 @given(st.dictionaries(st.text(min_size=1, max_size=8), trees, max_size=5))
 def test_dump_then_load_round_trips(tree):
     assert load_text(dump_yaml(tree), "x.yaml").tree == tree
+
+
+# Hostile files: the work one spec can cause is bounded, and every unreadable byte has a position.
+
+
+def test_alias_expansion_is_bounded_and_fast():
+    """Ten aliases of ten aliases of ... ("billion laughs") would build 10^9 values: it stops at
+    MAX_VALUES with a positioned diagnostic, in well under a second."""
+    import time
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{k}: &a{k} [{', '.join([f'*a{k - 1}'] * 10)}]" for k in range(1, 9)]
+    start = time.perf_counter()
+    lf = load_text("\n".join(lines) + "\n", "s.yaml")
+    assert time.perf_counter() - start < 5.0
+    assert lf.tree is None and len(lf.diagnostics) == 1
+    d = lf.diagnostics[0]
+    assert "more than" in d.message and "aliases" in d.message and d.location.line >= 1
+
+
+def test_a_few_aliases_still_work():
+    lf = load_text("a: &lr 0.001\nb: *lr\nc: &m {x: 1}\nd: *m\n", "s.yaml")
+    assert not lf.diagnostics and lf.tree == {"a": 0.001, "b": 0.001, "c": {"x": 1}, "d": {"x": 1}}
+
+
+def test_deep_nesting_is_a_diagnostic_not_a_recursion_error():
+    for text in ("[" * 5000 + "]" * 5000, "{a: " * 3000 + "1" + "}" * 3000, "- " * 3000 + "1\n"):
+        lf = load_text(text, "s.yaml")
+        assert lf.tree is None and "levels deep" in lf.diagnostics[0].message
+        assert lf.diagnostics[0].location.line == 1 and lf.diagnostics[0].location.column > 1
+
+
+def test_a_forbidden_character_has_its_line_and_column():
+    lf = load_text("version: 1\nname: ab\x00c\n", "s.yaml")
+    assert lf.diagnostics[0].format() == (
+        "s.yaml:2:9: $: invalid YAML: character U+0000 is not allowed in a YAML file"
+    )
+
+
+def test_bytes_that_are_not_utf8_have_their_line_and_column(tmp_path):
+    from specc.load import load_file
+
+    path = tmp_path / "s.yaml"
+    path.write_bytes(b"version: 1\nname: \xe9t\xe9\n")
+    d = load_file(path).diagnostics[0]
+    assert (d.location.line, d.location.column) == (2, 7)
+    assert "0xe9 is not UTF-8" in d.message
+    path.write_bytes(b"\xef\xbb\xbfversion: 1\n")  # a UTF-8 byte-order mark is fine
+    assert load_file(path).tree == {"version": 1}
+
+
+def test_a_huge_file_is_refused_before_parsing(tmp_path):
+    from specc.load import MAX_BYTES, load_file
+
+    path = tmp_path / "s.yaml"
+    path.write_text("version: 1\n" + "# padding\n" * (MAX_BYTES // 10 + 1))
+    lf = load_file(path)
+    assert lf.tree is None and "larger than" in lf.diagnostics[0].message
