@@ -64,8 +64,8 @@ def write_json(name: str, payload: dict) -> Path:
 
 
 def import_script(path: Path, name: str):
-    """Import a generated script as module `name` (registered in sys.modules first, so its
-    dataclasses resolve their annotations)."""
+    """Import a generated script as module `name` (registered in sys.modules first, as an
+    imported module is, so anything that looks its module up there finds it)."""
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module

@@ -11,13 +11,13 @@ about half a minute per UNet step at 1024; `--image-batches 128,256,1024` on a G
   smooth image-shaped means plus noise, so exact OT has real work.
 
 The specc columns drive the generated scripts' own functions exactly as their train() does:
-the Prefetcher runs coupled_batch (data, noise and the coupling) in its background thread
-(train.prefetch 2) while loss_fn, backward, clipping and AdamW run in the main thread. The
-torchcfm column draws the same data and noise in the main thread and pairs them with torchcfm's
-ExactOptimalTransportConditionalFlowMatcher (POT's emd on the CPU, then resampling), as its
-training examples do. Variants alternate within every round; the report gives the median
-ms/step over rounds with [min, max], the per-round ratios to independent (after one
-uncounted warm-up round), and the coupled_batch call alone: the work the prefetch thread hides.
+a DataLoader worker process runs worker_batch, i.e. coupled_batch (data, noise and the
+coupling), train.prefetch (2) steps ahead while loss_fn, backward, clipping and AdamW run in the
+main process. The torchcfm column draws the same data and noise in the main thread and pairs
+them with torchcfm's ExactOptimalTransportConditionalFlowMatcher (POT's emd on the CPU, then
+resampling), as its training examples do. Variants alternate within every round; the report
+gives the median ms/step over rounds with [min, max], the per-round ratios to independent (after
+one uncounted warm-up round), and the coupled_batch call alone: the work the data worker hides.
 
     pip install --no-deps torchcfm==1.0.7     # optional: the torchcfm column (needs POT)
     python bench/coupling_overhead.py          # writes bench/results/coupling_overhead.json
@@ -27,9 +27,10 @@ uncounted warm-up round), and the coupled_batch call alone: the work the prefetc
 from __future__ import annotations
 
 import argparse
+import copy
+import functools
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -71,33 +72,36 @@ def image_data(module):
     )
 
     def batch_for_step(rt, step: int, batch_size: int):
-        gen = module.generator_for(rt, step, module.STREAM_DATA)
+        gen = module.generator_for(rt, step, "data")
         which = torch.randint(10, (batch_size,), generator=gen)
         x = means[which] + 0.3 * torch.randn(batch_size, 3, 32, 32, generator=gen)
-        return x.to(rt.device), None
+        return x, None  # on the CPU, as the scripts' own batch_for_step
 
     return batch_for_step
 
 
 def train_steps_specc(module, model, rt, batch: int, start: int, n: int) -> float:
-    """n training steps as the generated train() runs them; returns seconds per step."""
+    """n training steps as the generated train() runs them (its DataLoader over worker_batch, one
+    worker process train.prefetch steps ahead); returns seconds per step."""
     tr = module.CONFIG.train
-    optimizer = module.build_optimizer(model)
-    make = lambda s: module.coupled_batch(rt, s, batch)  # noqa: E731
-    batches = module.Prefetcher(make, start, start + n + 2, tr.prefetch)
+    optimizer = module.build_optimizer(model, rt.device)
+    workers = {"num_workers": 1, "prefetch_factor": tr.prefetch} if tr.prefetch else {}
+    make = functools.partial(module.worker_batch, rt, batch)
+    steps = range(start, start + n + 2)
+    loader = torch.utils.data.DataLoader(steps, None, collate_fn=make, **workers)
     tick = 0.0
-    for step in range(start, start + n + 2):
-        if step == start + 2:  # two untimed steps: the prefetch queue fills, caches warm
+    for step, batch_ in zip(steps, loader, strict=True):
+        if step == start + 2:  # two untimed steps: the worker starts, its queue fills, caches warm
             tick = time.perf_counter()
-        x, eps, y = batches.get(step)
-        gen = module.generator_for(rt, step, module.STREAM_TIME, rt.device)
-        t = module.sample_time(x.shape[0], gen, rt.device)
+        if isinstance(batch_, str):  # a die() in the worker, as train() reports it
+            raise SystemExit(batch_)
+        x, eps, y = (None if v is None else v.to(rt.device) for v in batch_)
+        t = module.sample_time(len(x), module.generator_for(rt, step, "time")).to(rt.device)
         loss, _ = module.loss_fn(model, x, eps, t, y)
-        optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tr.grad_clip)
         optimizer.step()
-    batches.close()
+        optimizer.zero_grad(set_to_none=True)
     return (time.perf_counter() - tick) / n
 
 
@@ -105,14 +109,15 @@ def train_steps_torchcfm(module, model, rt, batch: int, start: int, n: int, matc
     """The same model, data and optimizer, paired by torchcfm in the main thread (its reversed
     time: x0 noise, x1 data; its target is our -u, which costs the same)."""
     tr = module.CONFIG.train
-    optimizer = module.build_optimizer(model)
+    optimizer = module.build_optimizer(model, rt.device)
     tick = 0.0
     for step in range(start, start + n + 2):
         if step == start + 2:
             tick = time.perf_counter()
         x, _ = module.batch_for_step(rt, step, batch)
-        gen = module.generator_for(rt, step, module.STREAM_NOISE, rt.device)
-        eps = torch.randn(x.shape, generator=gen, device=rt.device, dtype=x.dtype)
+        gen = module.generator_for(rt, step, "noise")
+        eps = torch.randn(x.shape, generator=gen, dtype=x.dtype)
+        x, eps = x.to(rt.device), eps.to(rt.device)
         t, xt, ut = matcher.sample_location_and_conditional_flow(eps, x)
         loss = (model(xt, t) - ut).square().mean()
         optimizer.zero_grad(set_to_none=True)
@@ -182,7 +187,7 @@ def main() -> None:
             for r in range(-1, args.rounds):  # round -1 warms up and is not counted
                 for variant in variants:
                     module = modules.get(variant, modules["independent"])
-                    rt = module.Runtime(0, 0, 1, torch.device("cpu"), r)
+                    rt = module.Runtime(0, 1, torch.device("cpu"), r)
                     if setup == "image":
                         module.batch_for_step = image_data(module)
                         module.DATA_SHAPE = (3, 32, 32)
@@ -191,8 +196,8 @@ def main() -> None:
                     else:
                         torch.manual_seed(0)
                         model = module.build_model()
-                    cfg = replace(module.CONFIG.train, batch_size=batch)
-                    module.CONFIG = replace(module.CONFIG, train=cfg)
+                    module.CONFIG = copy.deepcopy(module.CONFIG)  # a SimpleNamespace tree
+                    module.CONFIG.train.batch_size = batch
                     start = 1000 * (r + 1)
                     if variant == "torchcfm_exact_ot":
                         sec = train_steps_torchcfm(
@@ -213,11 +218,15 @@ def main() -> None:
                 for v in variants[1:]
             }
             # The coupled_batch call alone (data + noise + coupling), timed in the main thread
-            # with nothing else running in this process: what the prefetch thread has to hide.
+            # with nothing else running in this process: what the data worker has to hide.
             solve: dict[str, list[float]] = {name: [] for name in builds}
+            for kind in solve:  # untimed: the solver's imports and first-call caches (the
+                # training steps above ran coupled_batch in their worker process, not here)
+                modules[kind].coupled_batch(modules[kind].Runtime(0, 1, torch.device("cpu"), 0),
+                                            4999, batch)  # fmt: skip
             for r in range(args.rounds):
                 for kind in solve:
-                    rt = modules[kind].Runtime(0, 0, 1, torch.device("cpu"), r)
+                    rt = modules[kind].Runtime(0, 1, torch.device("cpu"), r)
                     tick = time.perf_counter()
                     modules[kind].coupled_batch(rt, 5000 + r, batch)
                     solve[kind].append(1000 * (time.perf_counter() - tick))
@@ -236,6 +245,8 @@ def main() -> None:
         "torch_threads": args.threads,
         "torchcfm": "1.0.7" if matcher else None,
         "image_model": args.image_model,
+        # where coupled_batch runs during training (results without this field: a thread)
+        "batch_worker": "process",
         "results": results,
     }
     path = write_json(args.out, payload)

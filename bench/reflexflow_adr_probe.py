@@ -19,7 +19,7 @@ prediction at x1_hat is pulled; with a detached rollout the target carries no gr
    for the three gradient readings. loss_fn returns L = L_FM + beta1*L_ADR, so the ADR term's
    gradient is grad(L) - grad(L_FM), with grad(L_FM) from the CFM script's loss_fn on the same
    (x, eps, t0) (the same formula; the script checks that the two FM values agree). To fix r,
-   the module's rollout_times is replaced by the same two lines with the draw replaced by a
+   the module's rollout_times is replaced by the same formula with the draw replaced by a
    constant (checked against the original on a seeded draw). Also: the mean cosine between
    u_adr and the model's error u0 - u0_hat at t0 (docs: u_adr = u0_hat + (t0/t1)*(u0 - u0_hat)),
    the cosine between the ADR and FM gradients, and the same quantities with r drawn as in
@@ -89,14 +89,12 @@ def load_readings(work: Path) -> tuple[dict, bool]:
 
 def fixed_rollout_times(module, r: float | torch.Tensor):
     """The generated rollout_times (t1_rule fraction) with its draw r ~ U(0, 1) replaced by r.
-    The two lines below are copied from the generated function:
-        t1 = t0 * (1.0 - r)
-        return torch.minimum(t0, t1.clamp_min(cfg.t_eps))"""
+    The line below is the generated function's return line:
+        return torch.minimum(t0, (t0 * (1.0 - r)).clamp_min(CONFIG.loss.t_eps))"""
     t_eps = module.CONFIG.loss.t_eps
 
     def rollout_times(t0: torch.Tensor) -> torch.Tensor:
-        t1 = t0 * (1.0 - r)
-        return torch.minimum(t0, t1.clamp_min(t_eps))
+        return torch.minimum(t0, (t0 * (1.0 - r)).clamp_min(t_eps))
 
     return rollout_times
 
@@ -117,15 +115,15 @@ def train(module, steps: int, seed: int) -> tuple[torch.nn.Module, list[dict]]:
     initial weights, batches, times, global-RNG reseeding, AdamW, warm-up and clipping."""
     m, tr = module, module.CONFIG.train
     cpu = torch.device("cpu")
-    rt = m.Runtime(0, 0, 1, cpu, seed)
-    torch.manual_seed(m.seed_for(seed, 0, 0, 0))
+    rt = m.Runtime(0, 1, cpu, seed)
+    torch.manual_seed(m.seed_for(seed, 0, 0, "init"))
     model = m.build_model()
     optimizer = m.build_optimizer(model, cpu)
     log = []
     for step in range(steps):
         x, eps, y = m.coupled_batch(rt, step, tr.batch_size)
-        torch.manual_seed(m.seed_for(seed, 0, step, m.STREAM_DROPOUT))
-        t = m.sample_time(x.shape[0], m.generator_for(rt, step, m.STREAM_TIME, cpu), cpu)
+        torch.manual_seed(m.seed_for(seed, 0, step, "dropout"))
+        t = m.sample_time(x.shape[0], m.generator_for(rt, step, "time"))
         optimizer.zero_grad(set_to_none=True)
         loss, terms = m.loss_fn(model, x, eps, t, y)
         loss.backward()
@@ -171,10 +169,12 @@ def adr_term(module, model, x, eps, t0, g_fm: torch.Tensor, fm_value: float) -> 
 @torch.no_grad()
 def target_vs_error(module, model, x, eps, t0, rollout_times) -> float:
     """Mean per-sample cosine between u_adr and the error u0 - u0_hat at t0. The rollout lines are
-    those of the generated loss_fn (pass 1, rollout_times, x1_hat, anti_drift_target)."""
+    those of the generated loss_fn (pass 1, rollout_times, x1_hat, anti_drift_target); with the
+    spec's velocity prediction the network's output is u0_hat itself, as loss_fn uses it."""
     m = module
+    assert m.CONFIG.loss.prediction.kind == "velocity", m.CONFIG.loss.prediction.kind
     z0 = m.interpolate(x, eps, t0)
-    u0_hat = m.views_from_output(m.network_output(model, z0, t0, None).float(), z0, t0).velocity
+    u0_hat = model(z0, t0, None).float()
     t1 = rollout_times(t0)
     x1_hat = z0 + m.expand_t(t1 - t0, z0) * u0_hat
     u_adr = m.anti_drift_target(x1_hat, x, t1).flatten(1)

@@ -72,7 +72,7 @@ class Stepper:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
         self.opt.step()
-        self.mod.update_ema(self.ema, self.model, 0.999)
+        self.mod.update_ema(self.ema, self.model, self.k)  # its decay follows the step count
         loss.item()  # the loop syncs at its log step too
 
 

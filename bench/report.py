@@ -153,14 +153,17 @@ def section_overhead(results: Path, report_dir: Path) -> list[str]:
     if data is None:
         return []
     res = data["results"]
+    # results from before the scripts' DataLoader worker process name no batch_worker: a thread
+    process = data.get("batch_worker") == "process"
+    where, hider = ("data worker process", "worker") if process else ("prefetch thread", "thread")
     lines = [
         "## What exact OT costs per training step",
         "",
         f"`{data['command']}`: the training step with each coupling, the coupling computed by the "
-        "generated script's prefetch thread while the previous step trains; rounds alternate the "
+        f"generated script's {where} while the previous step trains; rounds alternate the "
         "variants. Ratios are per-round step-time ratios to the independent coupling, median "
         f"[min, max] over {data['rounds']} rounds; 'alone' is the coupled_batch call by itself "
-        f"(the work the thread hides). Image setup: {data.get('image_model', 'convnet')}.",
+        f"(the work the {hider} hides). Image setup: {data.get('image_model', 'convnet')}.",
         "",
         "| setup / batch | independent ms/step | exact_ot / independent "
         "| exact_ot (POT) / independent | torchcfm / independent | exact_ot coupling alone, ms |",

@@ -1,11 +1,11 @@
 """Few-step error, straightness and transport cost of the toy coupling specs, over several seeds.
 
 Trains generated/couple_{independent,exact_ot,sinkhorn,stable}.py for each seed, writes reflow
-pairs from the independent model (its write-pairs command) and trains generated/couple_reflow.py
-on them; every run is the generated script itself, run as a user runs it. Reports the last eval
-of each run (W2 at 1, 2, 4, 8 Euler steps, the gap to the 100-step endpoint, straightness, pair
-costs) per seed and as median [min, max] over seeds, and writes
-bench/results/toy_couplings.json.
+pairs from the independent model (its `sample --pairs` command) and trains
+generated/couple_reflow.py on them; every run is the generated script itself, run as a user
+runs it. Reports the last eval of each run (W2 at 1, 2, 4, 8 Euler steps, the gap to the
+100-step endpoint, straightness, pair costs) per seed and as median [min, max] over seeds, and
+writes bench/results/toy_couplings.json.
 
     python bench/toy_couplings.py                       # 3 seeds, full 3000-step runs
     python bench/toy_couplings.py --seeds 0 --max-steps 300 --pairs 5000   # a quick look
@@ -82,8 +82,10 @@ def main() -> None:
                 print(f"seed {seed} {name:12s} {runs[name][seed]}", flush=True)
             teacher = str(scripts / "couple_independent.py")
             out = work / "runs" / "couple_independent"
-            run([teacher, "write-pairs", "--device", "cpu", "--out", str(out),
-                 "--seeds", f"0-{args.pairs - 1}"], work)  # fmt: skip
+            # the pair file where couple_reflow's coupling.pairs expects it (relative to work)
+            run([teacher, "sample", "--device", "cpu", "--out", str(out),
+                 "--seeds", f"0-{args.pairs - 1}", "--pairs", str(out / "pairs.pt")],
+                work)  # fmt: skip
             script = str(scripts / "couple_reflow.py")
             out = work / "runs" / "couple_reflow"
             run([script, "--device", "cpu", "--seed", str(seed), "--out", str(out), *cap], work)

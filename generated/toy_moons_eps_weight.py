@@ -225,8 +225,7 @@ def sigma(t: Tensor) -> Tensor:
 
 
 def target_velocity(x: Tensor, eps: Tensor, _t: Tensor) -> Tensor:
-    """u_t = d(alpha_t)*x + d(sigma_t)*eps = eps - x, the conditional velocity (the same at all
-    t)."""
+    """The conditional velocity u_t = d(alpha_t)*x + d(sigma_t)*eps = eps - x, at every t."""
     return eps - x
 
 
@@ -244,8 +243,7 @@ def interpolate(x: Tensor, eps: Tensor, t: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------------------- Coupling
 # independent: the noise of each data point is drawn independently of it (no pairing step).
 def coupled_batch(rt: Runtime, step: int, batch_size: int) -> tuple[Tensor, Tensor, Tensor | None]:
-    """This rank's coupled (x, eps, labels) of one step, on the CPU: a pure function of (seed, rank,
-    step), so a resumed run sees the same pairs."""
+    """This rank's coupled (x, eps, y) at `step`, on the CPU; pure in (seed, rank, step)."""
     x, y = batch_for_step(rt, step, batch_size)
     eps = torch.randn(x.shape, generator=generator_for(rt, step, "noise"), dtype=x.dtype)
     return x, eps, y
@@ -330,8 +328,7 @@ def sample(
 
 # --------------------------------------------------------------------------------------------- Eval
 def w2_distance(a: Tensor, b: Tensor) -> float:
-    """Exact W2 of two equal-size point clouds, sqrt(min over couplings of mean |a_i - b_j|^2)
-    (POT)."""
+    """Exact W2 of two equal-size point clouds: sqrt(min over couplings of mean |a_i - b_j|^2)."""
     try:
         import ot
     except ImportError:
@@ -407,12 +404,13 @@ def list_checkpoints(out_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.stem[5:]))
 
 
-def load_checkpoint(out_dir: Path, which: str, same_spec: bool = True) -> dict:
+def load_checkpoint(out_dir: Path, which: str, keys: tuple = tuple(SPEC)) -> dict:
     """{"path": ..., **state} of checkpoint `which` (`latest` in out_dir, or a path), plain types
-    only (weights_only); says what to do when it cannot be used."""
+    only (weights_only); says what to do when it cannot be used, and warns when it was written
+    under other values of the spec's `keys` (for sampling, the sections that shape the network)."""
     path = Path(which) if which != "latest" else (list_checkpoints(out_dir) or [None])[-1]
     if path is None or not path.is_file():
-        die(f"no checkpoint {which} in {out_dir / 'checkpoints'}: train first, or pass a step_*.pt")
+        die(f"no checkpoint {which} in {out_dir / 'checkpoints'}: train first, or name a step_*.pt")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         assert isinstance(state, dict) and state.get("format") == 1, "not this script's format 1"
@@ -422,15 +420,25 @@ def load_checkpoint(out_dir: Path, which: str, same_spec: bool = True) -> dict:
             f"cannot read checkpoint {path} ({type(exc).__name__}: {reason}). "
             "Delete it to resume from the one before, or pass another checkpoint."
         )
-    if same_spec and state.get("spec_sha256") != SPEC_SHA256:
-        warn(f"{path} was written by another spec's script (its spec sha256 differs)")
+    differ = [k for k in keys if k not in ("name", "description") and state["spec"][k] != SPEC[k]]
+    if differ:
+        warn(f"{path} was written under other {', '.join(differ)} than this spec's")
     return {**state, "path": path}
+
+
+def load_weights(module: nn.Module, weights: dict, path: Path) -> nn.Module:
+    """module with `weights` loaded; weights of another network stop the run with a message."""
+    try:
+        module.load_state_dict(weights)
+    except (RuntimeError, ValueError) as exc:  # size mismatch, missing or unexpected keys
+        die(f"{path} holds another network than this spec's: {' '.join(str(exc).split())[:300]}")
+    return module
 
 
 def load_ema_model(rt: Runtime, out_dir: Path, which: str) -> tuple[nn.Module, int]:
     """The EMA weights of a checkpoint in a fresh model, in eval mode, and the checkpoint's step."""
-    state, model = load_checkpoint(out_dir, which), build_model()
-    model.load_state_dict(state["ema"])
+    state = load_checkpoint(out_dir, which, ("data", "model", "path", "loss"))
+    model = load_weights(build_model(), state["ema"], state["path"])
     return model.to(rt.device).eval().requires_grad_(False), int(state["step"])
 
 
@@ -518,9 +526,8 @@ def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None)
     ema = copy.deepcopy(model).requires_grad_(False).eval()
     optimizer = build_optimizer(model, rt.device)
     if state is not None:
-        model.load_state_dict(state["model"])
-        ema.load_state_dict(state["ema"])
-        optimizer.load_state_dict(state["optimizer"])
+        for part, key in ((model, "model"), (ema, "ema"), (optimizer, "optimizer")):
+            load_weights(part, state[key], state["path"])
         print0(rt, f"resumed from {state['path']} at step {step}, seed {rt.seed}")
     # the log's running sums since its last line: rank 0 carries on the checkpoint's (all ranks')
     carried = state["log_sums"] if state is not None and rt.rank == 0 else {}
@@ -598,12 +605,10 @@ def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None)
 def parse_seeds(text: str) -> list[int]:
     """`0-63`, `5` or `1,5,9-12` -> the sorted distinct seeds."""
     ranges = [part.split("-") for part in text.replace(" ", "").split(",")]
-    if not all(1 <= len(r) <= 2 and all(v.isdigit() for v in r) for r in ranges):
+    ok = all(1 <= len(r) <= 2 and all(v.isdigit() for v in r) for r in ranges)
+    if not ok or any(int(r[0]) > int(r[-1]) for r in ranges):
         raise argparse.ArgumentTypeError(f"{text!r} is not a seed list like 0-63 or 1,5")
-    seeds = sorted({s for r in ranges for s in range(int(r[0]), int(r[-1]) + 1)})
-    if not seeds:
-        raise argparse.ArgumentTypeError(f"{text!r} names no seeds")
-    return seeds
+    return sorted({s for r in ranges for s in range(int(r[0]), int(r[-1]) + 1)})
 
 
 def cmd_sample(rt: Runtime, args: argparse.Namespace) -> None:
@@ -687,6 +692,8 @@ def main(argv: list[str] | None = None) -> int:
     rt = setup_distributed(args.device, CONFIG.seed if args.seed is None else args.seed)
     try:
         COMMANDS[args.command](rt, args)
+    except OSError as exc:  # a full disk, a lost mount: the run is intact to its newest checkpoint
+        die(f"{exc.strerror or exc} ({exc.filename}): fix it, then rerun (train: --resume auto)")
     finally:
         if torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()

@@ -184,6 +184,8 @@ def _position(text: str, index: int) -> tuple[int, int]:
     """1-based (line, column) of character `index` of text."""
     line = text.count("\n", 0, index) + 1
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 
 
