@@ -369,7 +369,7 @@ def test_tune_es_command_end_to_end(build_module, tmp_path, capsys):
     JSON report and a spec fragment that specc accepts; the eval reports delta with and without."""
     import json
 
-    import yaml
+    from specc.load import load_text
 
     m = build_module(TOY_ES)
     out = tmp_path / "run"
@@ -390,17 +390,22 @@ def test_tune_es_command_end_to_end(build_module, tmp_path, capsys):
     assert report["best"]["mean"] == min(r["mean"] for r in report["curve"])
     assert report["baseline"]["b"] == 1.0 and len(report["baseline"]["values"]) == 2
     assert "tune-es  best constant b" in printed
-    tuned = yaml.safe_load(fragment.read_text())
+    tuned = load_text(fragment.read_text(), "tuned.yaml").tree  # YAML 1.2, as specc reads it
     b = tuned["sampler"]["epsilon_scaling"]["b"]
-    assert tuned == {
-        "sampler": {"epsilon_scaling": {"kind": "constant", "b": b, "alpha_min": 0.001}}
+    assert tuned["sampler"]["epsilon_scaling"] == {"kind": "constant", "b": b, "alpha_min": 0.001}
+    assert b == pytest.approx(report["best"]["b"], rel=1e-5)
+    # a complete spec: the original with the tuned schedule, which specc builds as it is ...
+    assert tuned["name"] == f"{m.CONFIG.name}_tuned" and tuned["version"] == 1
+    assert {k: v for k, v in tuned.items() if k not in ("name", "sampler")} == {
+        k: v for k, v in m.SPEC.items() if k not in ("name", "sampler")
     }
-    assert tuned["sampler"]["epsilon_scaling"]["b"] == pytest.approx(report["best"]["b"], rel=1e-5)
-    # the fragment drops into a spec that extends the original
-    (tmp_path / "base.yaml").write_text(TOY_ES)
-    child = "version: 1\nextends: base.yaml\nname: toy_es_tuned\n" + "\n".join(
-        line for line in fragment.read_text().splitlines() if not line.startswith("#")
-    )
-    (tmp_path / "tuned.yaml").write_text(child + "\n")
-    tuned_module = build_module(tmp_path / "tuned.yaml")
-    assert tuned_module.CONFIG.sampler.epsilon_scaling.b == tuned["sampler"]["epsilon_scaling"]["b"]
+    tuned_module = build_module(fragment)
+    assert tuned_module.CONFIG.sampler.epsilon_scaling.b == b
+    # ... and evaluates the original run's checkpoint without a warning (the same network)
+    capsys.readouterr()
+    assert tuned_module.main(["eval", "--device", "cpu", "--out", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    # a grid far below the optimum: the best point (the baseline b = 1) lies outside it
+    narrow = ["tune-es", "--device", "cpu", "--out", str(out), "--b", "0.5:0.6:0.1"]
+    assert m.main([*narrow, "--seeds", "0", "--n-samples", "100", "--refine", "0"]) == 0
+    assert "the best b = 1 is on the edge of --b: widen it" in capsys.readouterr().err
