@@ -908,9 +908,9 @@ def cmd_tune_es(rt: Runtime, args: argparse.Namespace) -> None:
             f"with {steps} steps"
         )
         print0(rt, f"tune-es  {summary}; curve in {path}")
-        for option, grid in (("b", args.b), ("k", args.k)):
-            if len(grid) > 1 and not min(grid) < best[option] < max(grid):
-                warn(f"the best {option} = {best[option]:.6g} is on the edge of --{option}: widen it")
+        for flag, grid in (("b", args.b), ("k", args.k)):
+            if len(grid) > 1 and not min(grid) < best[flag] < max(grid):
+                warn(f"the best {flag} = {best[flag]:.6g} is on the edge of --{flag}: widen it")
         if args.write_spec is not None:
             header = [
                 f"{CONFIG.name} with the Epsilon Scaling that tune-es found on checkpoint step {step}",
