@@ -62,9 +62,11 @@ PROBES = ("adr_beta1_1", "adr_beta1_0.1", "adr_detached")
 KEEP = ("fd_digits", "exposure_bias_", "velocity_gap_", "pfr_")
 
 
-def build(variant: str, steps: int | None, work: Path) -> Path:
+def build(variant: str, steps: int | None, work: Path, eval_samples: int | None = None) -> Path:
     stem, sets = VARIANTS[variant]
     extra = (f"train.steps={steps}", f"train.checkpoint_every={steps}") if steps else ()
+    if eval_samples:  # a smoke run: fewer samples for digits-FD and the exposure-bias metric
+        extra += (f"eval.n_samples={eval_samples}", f"eval.exposure_bias.n_samples={eval_samples}")
     result = build_spec(REPO / "specs" / f"{stem}.yaml", (*sets, *extra))
     assert result.ok, [d.format() for d in result.diagnostics]
     path = work / f"{variant}.py"
@@ -145,6 +147,9 @@ def main() -> int:
         help=f"run the probe variants {PROBES} instead (to reflexflow_ablation_probes.json)",
     )  # fmt: skip
     parser.add_argument("--steps", type=int, default=None, help="override train.steps (smoke)")
+    parser.add_argument(
+        "--eval-samples", type=int, default=None, help="override eval.n_samples (smoke)"
+    )
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (one thread each)")
     parser.add_argument(
         "--collect", type=Path, default=None,
@@ -174,7 +179,7 @@ def main() -> int:
     else:
         work = Path(tempfile.mkdtemp(prefix="specc_rf_ablation_"))
         print(f"work directory {work}", flush=True)
-        scripts = {v: build(v, args.steps, work) for v in variants}
+        scripts = {v: build(v, args.steps, work, args.eval_samples) for v in variants}
         jobs = [(v, s) for s in seeds for v in variants]
         runs = [run_one(scripts[jobs[0][0]], *jobs[0], work)]  # alone: trains the FD classifier
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:

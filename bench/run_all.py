@@ -39,7 +39,7 @@ class Benchmark:
 
 
 BENCHMARKS: list[Benchmark] = [
-    Benchmark("build_time", "build_time.py", ("--repeat", "20"), ("--repeat", "2"),
+    Benchmark("build_time", "build_time.py", ("--repeat", "20"), ("--repeat", "1"),
               "specc build time per spec"),
     Benchmark("sampler_order", "sampler_order.py", (), ("--quick",),
               "convergence order of the deterministic samplers (exact Gaussian network)"),
@@ -50,7 +50,7 @@ BENCHMARKS: list[Benchmark] = [
                "--tune-seeds", "0", "--test-seeds", "10,11"),
               "Epsilon Scaling: W2 vs lambda at low NFE, delta with and without"),
     Benchmark("toy_couplings", "toy_couplings.py", (),
-              ("--seeds", "0", "--max-steps", "60", "--pairs", "500"),
+              ("--seeds", "0", "--max-steps", "20", "--pairs", "300", "--eval-samples", "300"),
               "few-step W2, straightness and pair cost per coupling, and reflow"),
     Benchmark("coupling_overhead", "coupling_overhead.py",
               ("--setups", "toy,image", "--batches", "128,256,1024", "--image-batches",
@@ -64,10 +64,12 @@ BENCHMARKS: list[Benchmark] = [
               ("--sizes", "digits", "--rounds", "1", "--steps", "2"),
               "training-step cost of cfm, IP, ADR, FC and ADR+FC (digits ablation specs)"),
     Benchmark("reflexflow_ablation", "reflexflow_ablation.py", (),
-              ("--seeds", "0,1", "--steps", "20", "--variants", "cfm,adr_fc"),
+              ("--seeds", "0,1", "--steps", "20", "--variants", "cfm,adr_fc", "--eval-samples",
+               "200"),
               "digits-FD and exposure bias of the ReflexFlow ablation over 3 seeds (~25 min)"),
     Benchmark("reflexflow_ablation_probes", "reflexflow_ablation.py", ("--probes",),
-              ("--probes", "--seeds", "0", "--steps", "20", "--variants", "adr_detached"),
+              ("--probes", "--seeds", "0", "--steps", "20", "--variants", "adr_detached",
+               "--eval-samples", "200"),
               "the ADR probes: beta1 1 and 0.1, fully detached, over 3 seeds (~12 min)"),
     Benchmark("reflexflow_adr_probe", "reflexflow_adr_probe.py", (),
               ("--steps", "20", "--batch", "32", "--draws", "1"),

@@ -63,6 +63,10 @@ def main() -> None:
     p.add_argument("--max-steps", type=int, default=None, help="cap the 3000 training steps")
     p.add_argument("--pairs", type=int, default=50000, help="reflow pairs (default: 50000)")
     p.add_argument("--out", default="toy_couplings.json", help="file name under bench/results")
+    p.add_argument(
+        "--eval-samples", type=int, default=None,
+        help="smoke runs: rebuild the specs with this eval.n_samples instead of generated/'s",
+    )  # fmt: skip
     args = p.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     cap = [] if args.max_steps is None else ["--max-steps", str(args.max_steps)]
@@ -71,6 +75,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         scripts = Path(tmp) / "generated"  # a snapshot: rebuilding generated/ meanwhile is safe
         shutil.copytree(REPO / "generated", scripts)
+        if args.eval_samples:
+            sys.path.insert(0, str(REPO))
+            from specc.pipeline import build_spec
+
+            for name in (*COUPLINGS, "reflow"):
+                sets = [f"eval.n_samples={args.eval_samples}"]
+                built = build_spec(REPO / "specs" / f"couple_{name}.yaml", sets)
+                (scripts / f"couple_{name}.py").write_text(built.text, encoding="utf-8")
         for seed in seeds:
             work = Path(tmp) / f"seed{seed}"
             work.mkdir()
@@ -102,6 +114,7 @@ def main() -> None:
         "seeds": seeds,
         "max_steps": args.max_steps,
         "pairs": args.pairs,
+        "eval_samples": args.eval_samples,
         "wall_s": time.time() - started,
         "runs": {name: {str(s): r for s, r in per_seed.items()} for name, per_seed in runs.items()},
         "summary": table,

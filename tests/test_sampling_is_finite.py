@@ -45,8 +45,15 @@ OUTPUTS = ["velocity", "epsilon", "x0", "v", "score", "edm"]
 ES = ", epsilon_scaling: {kind: constant, b: 1.1}"
 
 
+# the samplers that step with (x_hat, eps_hat): even a velocity network is converted there
+DENOISING = ("ddim_eta", "ddpm", "edm_stochastic", "dpmpp_2m", "heun, space: sigma")
+
+
 def combinations(path: str) -> list[tuple[str, str, str]]:
-    out = [(s, "velocity", es) for s in SAMPLERS for es in ("", ES)]
+    """Every sampler with Epsilon Scaling (whose wrapper converts every field); the denoising ones
+    also without it; every output through a denoising sampler with Epsilon Scaling."""
+    out = [(s, "velocity", ES) for s in SAMPLERS]
+    out += [(s, "velocity", "") for s in SAMPLERS if any(d in s for d in DENOISING)]
     return out + [("{kind: ddim_eta, eta: 1.0", o, ES) for o in OUTPUTS if o != "velocity"]
 
 
