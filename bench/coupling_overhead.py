@@ -1,9 +1,10 @@
 """Training-step time with the exact_ot coupling vs the independent one, and vs torchcfm's
 ExactOptimalTransportConditionalFlowMatcher, side by side in one run.
 
-Columns: independent, exact_ot (SciPy solver, the default), exact_ot_pot (coupling.solver: pot)
-and torchcfm. Two setups, toy at batch 128, 256 and 1024 and image at 128 and 256 (a CPU takes
-about half a minute per UNet step at 1024; `--image-batches 128,256,1024` on a GPU machine):
+Columns: independent, exact_ot (the default solver, `auto`: POT's network simplex from batch 128
+on), exact_ot_scipy (coupling.solver: scipy) and torchcfm. Two setups, toy at batch 128, 256 and
+1024 and image at 128 and 256 (a CPU takes about half a minute per UNet step at 1024;
+`--image-batches 128,256,1024` on a GPU machine):
 - toy: the toy MLP and 2-D data of specs/couple_{independent,exact_ot}.yaml, as generated;
 - image: a small UNet (the generated `unet` of specs/cifar10.yaml, scaled down to 16 channels,
   channel_mult [1, 2], one residual block per level, attention at 16x16; `--image-model convnet`
@@ -166,7 +167,7 @@ def main() -> None:
     builds = {  # column: (spec, --set overrides)
         "independent": ("couple_independent", ()),
         "exact_ot": ("couple_exact_ot", ()),
-        "exact_ot_pot": ("couple_exact_ot", ("coupling.solver=pot",)),
+        "exact_ot_scipy": ("couple_exact_ot", ("coupling.solver=scipy",)),
     }
     modules = {
         name: import_script(build_text(REPO / "specs" / f"{spec}.yaml", sets, tmp), tmp, name)

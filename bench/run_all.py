@@ -57,6 +57,8 @@ BENCHMARKS: list[Benchmark] = [
                "128,256", "--rounds", "5", "--steps", "2"),
               ("--setups", "toy", "--batches", "128", "--rounds", "1", "--steps", "1"),
               "training-step time of exact_ot vs independent (and torchcfm)"),
+    Benchmark("solver_crossover", "solver_crossover.py", (), ("--quick",),
+              "exact OT solve time, SciPy vs POT, by batch size and dimension"),
     Benchmark("train_step", "train_step.py", (),
               ("--window", "2", "--windows", "1", "--rounds", "1", "--batch", "4"),
               "generated training step vs a plain hand-written loop (CPU, fp32)"),

@@ -11,7 +11,7 @@ Run on one GPU (or the CPU), on many (DDP under torchrun), a smoke run, a resume
     python generated/couple_reflow.py --device cpu --max-steps 20 --out runs/couple_reflow_smoke
     python generated/couple_reflow.py --out runs/couple_reflow --resume latest
 
-Needs: torch, Pillow, POT, scipy (pip install Pillow POT scipy torch). Time convention: z_t =
+Needs: torch, numpy, Pillow, POT (pip install numpy Pillow POT torch). Time convention: z_t =
 alpha_t*x + sigma_t*eps, t = 0 is data and t = 1 is noise; the velocity u_t = dz_t/dt points from
 data to noise and samplers integrate from t = 1 to 0.
 """
@@ -35,6 +35,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import NoReturn
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -391,7 +392,7 @@ def pair_cost_diagnostics(_model: nn.Module, rt: Runtime) -> dict:
     x, eps, _ = coupled_batch(rt, 0, CONFIG.train.batch_size // rt.world_size)
     cost = pairing_cost(x, eps).double()
     coupled, independent = float(cost.diagonal().mean()), float(cost.mean())
-    ot = float(cost[torch.arange(len(cost)), solve_assignment(cost)].mean())
+    ot = float(cost[solve_assignment(cost)].mean())
     return {"pair_cost": coupled, "pair_cost_independent": independent, "pair_cost_ot": ot}
 
 
@@ -404,14 +405,19 @@ def pairing_cost(x: Tensor, eps: Tensor) -> Tensor:
     return cost
 
 
-def solve_assignment(cost: Tensor) -> Tensor:
-    """The perm minimising sum_i C[i, perm[i]] (exact OT of two uniform k-point sets), by SciPy."""
+def solve_assignment(cost: Tensor) -> tuple[Tensor, Tensor]:
+    """(rows, cols) minimising sum_m C[rows[m], cols[m]], every row and column once: exact OT of
+    two uniform k-point sets by POT's network simplex, whose optimal plan is a vertex (a
+    permutation matrix / k), read and checked."""
     try:
-        from scipy.optimize import linear_sum_assignment
+        import ot
     except ImportError:
-        die("the exact OT assignment needs SciPy: pip install scipy")
-    _, cols = linear_sum_assignment(cost.detach().to("cpu", torch.float64).numpy())
-    return torch.from_numpy(cols).to(cost.device)
+        die("coupling.solver 'pot' needs the POT package: pip install POT")
+    plan = ot.emd([], [], cost.detach().to("cpu", torch.float64).numpy(), numItermax=100_000_000)
+    cols = plan.argmax(axis=1)
+    if not np.allclose(plan[np.arange(len(cols)), cols], 1.0 / len(cols), rtol=1e-6, atol=0):
+        die("POT's emd returned a plan that is not a permutation; use coupling.solver: scipy")
+    return torch.arange(len(cols), device=cost.device), torch.from_numpy(cols).to(cost.device)
 
 
 @torch.no_grad()

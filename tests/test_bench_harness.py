@@ -28,7 +28,7 @@ def test_quick_harness_runs_every_benchmark_and_renders_the_report(tmp_path: Pat
     expected = {"build_time", "sampler_order", "samplers_w2", "toy_couplings",
                 "coupling_overhead", "train_step_cpu", "epsilon_scaling", "reflexflow_step",
                 "reflexflow_ablation", "reflexflow_ablation_probes",
-                "reflexflow_adr_probe"}  # fmt: skip
+                "reflexflow_adr_probe", "solver_crossover"}  # fmt: skip
     assert expected <= names, names
     for path in results.glob("*.json"):
         data = json.loads(path.read_text())

@@ -80,17 +80,31 @@ def test_exact_ot_is_a_permutation_with_pots_exact_cost(exact, k, d):
     assert mean_cost(xc, ec) <= mean_cost(x, eps) + 1e-12
 
 
-def test_exact_ot_with_the_pot_solver_equals_scipys(build_module, exact):
+def test_exact_ot_with_the_pot_solver_equals_scipys(build_module):
     pot = build_module(SPECS / "couple_exact_ot.yaml", "coupling.solver=pot")
+    scipy = build_module(SPECS / "couple_exact_ot.yaml", "coupling.solver=scipy")
     for k, d in ((1, 2), (9, 2), (300, 2), (64, 40)):
         x, eps = points(k, d, seed=k)
         cost = pot.pairing_cost(x, eps)
-        perm = pot.solve_assignment(cost)
-        assert sorted(perm.tolist()) == list(range(k))
-        index = torch.arange(k)
-        assert float(cost[index, perm].sum()) == pytest.approx(
-            float(cost[index, exact.solve_assignment(cost)].sum()), rel=1e-12, abs=1e-12
+        for module in (pot, scipy):
+            rows, cols = module.solve_assignment(cost)
+            assert rows.tolist() == list(range(k)) and sorted(cols.tolist()) == list(range(k))
+        assert float(cost[pot.solve_assignment(cost)].sum()) == pytest.approx(
+            float(cost[scipy.solve_assignment(cost)].sum()), rel=1e-12, abs=1e-12
         )
+
+
+def test_solver_auto_is_pot_from_batch_128(build_module):
+    """The default solver is concrete in the script: POT from batch 128 on, SciPy below."""
+    import inspect
+
+    from specc.components import unit_traits
+
+    for batch, solver in ((64, "scipy"), (127, "scipy"), (128, "pot"), (1024, "pot")):
+        m = build_module(SPECS / "couple_exact_ot.yaml", f"train.batch_size={batch}")
+        assert m.SPEC["coupling"]["solver"] == "auto"
+        assert unit_traits(m.SPEC)["coupling"]["solver"] == solver
+        assert ("ot.emd(" in inspect.getsource(m.solve_assignment)) == (solver == "pot")
 
 
 def test_exact_ot_in_float32_is_optimal_to_float32_precision(exact):
@@ -266,7 +280,8 @@ def test_resample_torchcfm_keeps_one_minus_one_over_e_distinct_pairs(build_modul
         exact_fraction = 1 - (1 - 1 / k) ** k
         assert round(exact_fraction, 3) == rounded
         perm = torch.randperm(k, generator=torch.Generator().manual_seed(k))
-        monkeypatch.setattr(module, "solve_assignment", lambda cost, p=perm: p)
+        rows = torch.arange(k)
+        monkeypatch.setattr(module, "solve_assignment", lambda cost, p=perm, r=rows: (r, p))
         g = torch.Generator().manual_seed(0)
         fractions = []
         for _ in range(40):
