@@ -118,7 +118,8 @@ def test_fc_weight_is_one_where_there_is_no_bias_and_at_least_one_elsewhere(buil
     ],
 )
 def test_fc_weight_alternatives(build_module, weight, check):
-    m = build_module(rf_spec(f"loss: {{kind: reflexflow, fc: {{weight: {weight}}}}}\n"))
+    keep = ", keep_fm: true" if weight in ("abs", "delta_squared") else ""
+    m = build_module(rf_spec(f"loss: {{kind: reflexflow, fc: {{weight: {weight}{keep}}}}}\n"))
     delta = torch.randn(6, 2, generator=torch.Generator().manual_seed(3))
     assert check(m.fc_weight(delta), delta)
 
@@ -409,3 +410,71 @@ def test_reflexflow_digits_script_trains_and_reports_the_diagnostics(build_modul
 
 
 SPECS = __import__("pathlib").Path(__file__).resolve().parent.parent / "specs"
+
+
+TRAIN = "train: {steps: 90, batch_size: 64, warmup_steps: 1, log_every: 30, checkpoint_every: 90}\n"
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        "{adr: {form: direction}}",
+        "{adr: {form: magnitude}}",
+        "{adr: {form: smooth_l1}}",
+        "{fc: {weight: affine_abs}}",
+        "{fc: {weight: abs, keep_fm: true}}",
+        "{fc: {weight: delta_squared, keep_fm: true}}",
+        "{fc: {weight: per_sample}}",
+        "{fc: {weight: signed_l1}}",
+        "{adr: {}, fc: {}}",
+    ],
+)
+def test_every_form_and_weight_trains_from_the_real_initialisation(build_module, tmp_path, loss):
+    """From the zero-initialised output layer (so delta = 0 and u1_hat = 0 at step 1), with the
+    spec's defaults: the loss and grad_norm stay finite and the FM term falls."""
+    import json
+
+    m = build_module(spec(f"loss: {{kind: reflexflow, {loss[1:]}\n", TRAIN))
+    assert m.main(["--device", "cpu", "--out", str(tmp_path)]) == 0
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    train = [r for r in rows if r["split"] == "train"]
+    assert all(math.isfinite(r["loss"]) and math.isfinite(r["grad_norm"]) for r in train), train
+    assert train[-1]["fm"] < 0.97 * train[0]["fm"], [r["fm"] for r in train]
+
+
+def test_the_direction_loss_is_safe_at_a_zero_output(build_module):
+    """Step 1 of a fresh network: u1_hat = 0. The relative norm floor keeps the ADR gradient
+    bounded (an absolute 1e-8 floor gave a gradient norm of about 1e10 here) and pointing the
+    prediction toward the target's direction."""
+    m = build_module(spec("loss: {kind: reflexflow, adr: {}}\n"))
+    u_adr = torch.randn(8, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    u1 = torch.zeros_like(u_adr, requires_grad=True)
+    loss = m.adr_per_sample(u1, u_adr)
+    torch.testing.assert_close(loss, torch.ones(8, dtype=torch.float32))  # |0 - unit|^2 = 1
+    (grad,) = torch.autograd.grad(loss.sum(), u1)
+    floor = 0.05 * u_adr.norm(dim=1, keepdim=True)
+    unit = u_adr / u_adr.norm(dim=1, keepdim=True)
+    torch.testing.assert_close(grad, -2.0 * unit / floor, rtol=1e-5, atol=1e-6)
+    assert float(grad.norm()) < 1e3
+    # above the floor it is exactly 2 - 2 cos
+    u1 = torch.randn(8, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    cos = torch.nn.functional.cosine_similarity(u1, u_adr, dim=1)
+    big = u1.norm(dim=1) > floor.squeeze(1)
+    torch.testing.assert_close(
+        m.adr_per_sample(u1, u_adr)[big], (2 - 2 * cos)[big].float(), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_a_weight_that_vanishes_without_bias_needs_keep_fm(tmp_path):
+    from specc.pipeline import check_spec
+
+    path = tmp_path / "spec.yaml"
+    for weight in ("abs", "delta_squared"):
+        path.write_text(spec(f"loss: {{kind: reflexflow, fc: {{weight: {weight}}}}}\n"))
+        errors = [d.format() for d in check_spec(path).diagnostics if d.is_error]
+        assert len(errors) == 1 and "$.loss.fc.weight" in errors[0], errors
+        assert "keep_fm: true" in errors[0] and "nothing trains" in errors[0]
+        path.write_text(
+            spec(f"loss: {{kind: reflexflow, fc: {{weight: {weight}, keep_fm: true}}}}\n")
+        )
+        assert not [d for d in check_spec(path).diagnostics if d.is_error]

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from specc.components import Finding, Unit
 
-
 # From this batch size on, POT's network simplex solves the assignment as fast as SciPy's or
 # faster, at every dimension measured (docs/couplings.md); below, both take under a millisecond.
 POT_FROM_BATCH = 128

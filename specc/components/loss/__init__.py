@@ -55,6 +55,10 @@ def check_input_perturbation(spec: dict, traits: dict) -> Iterator[Finding]:
             )
 
 
+# FC weights that vanish with the exposure bias delta (the others are >= 1 or about 1)
+ZERO_AT_NO_BIAS = ("abs", "delta_squared")
+
+
 def check_reflexflow(spec: dict, traits: dict) -> Iterator[Finding]:
     loss, train, zeros = spec["loss"], spec["train"], traits["path"]["zeros"]
     if "adr" not in loss and "fc" not in loss:
@@ -83,6 +87,16 @@ def check_reflexflow(spec: dict, traits: dict) -> Iterator[Finding]:
                 "by alpha_t = 0 at t = 1: set $.train.t_max below 1 (e.g. 0.999)",
                 "error",
             )
+    fc = loss.get("fc")
+    if fc and fc["weight"] in ZERO_AT_NO_BIAS and not fc["keep_fm"]:
+        yield (
+            ("loss", "fc", "weight"),
+            f"{fc['weight']!r} is 0 wherever delta is 0, and delta is 0 everywhere at the start "
+            "(a zero-initialised output layer predicts 0 at every input), so with keep_fm false "
+            "the loss and every gradient stay 0 and nothing trains: set loss.fc.keep_fm: true, "
+            "or use affine_abs (>= 1)",
+            "error",
+        )
     if loss["p_apply"] == 0:
         yield (
             ("loss", "p_apply"),
