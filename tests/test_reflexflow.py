@@ -434,7 +434,7 @@ def test_every_form_and_weight_trains_from_the_real_initialisation(build_module,
     spec's defaults: the loss and grad_norm stay finite and the FM term falls."""
     import json
 
-    m = build_module(spec(f"loss: {{kind: reflexflow, {loss[1:]}\n", TRAIN))
+    m = build_module(spec(f"loss: {{kind: reflexflow, {loss[1:]}\n", TRAIN), "eval.n_samples=200")
     assert m.main(["--device", "cpu", "--out", str(tmp_path)]) == 0
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     train = [r for r in rows if r["split"] == "train"]
