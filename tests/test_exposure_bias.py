@@ -108,3 +108,24 @@ def test_off_by_default_emits_no_code(build_module):
     m = build_module(spec())
     assert not hasattr(m, "exposure_bias_diagnostics")
     assert hasattr(m, "sample_steps")
+
+
+def test_single_step_delta_of_the_exact_network_vanishes_at_the_discretisation_rate(build_module):
+    """single_step compares models: for the exact network on Gaussian data delta -> 0 as the step
+    shrinks. One step of length h from alpha_t*x + sigma_t*eps moves z by h*u*(z), whose
+    covariance with eps differs from the conditional velocity's by -alpha*s^2*kappa/v_t, so
+    sigma_hat_s - sigma_s = O(h), delta = O(h^2) and its mean over the grid falls as N^-2. Chain
+    mode instead keeps delta_0 > 0 for any N: a chain from t = 1, where alpha = 0, has no link to
+    its x."""
+    from analytic import loglog_slope
+
+    m = build_module(EB_SPEC.replace("{kind: heun, space: t, steps: 4}", "{kind: euler}"))
+    model = GaussianModel(m, MU, S)
+    x, eps = exact_moment_pairs(512)
+    ns, single, chain_end = [8, 16, 32, 64], [], []
+    for n in ns:
+        _, d = m.exposure_bias_curve(model, x, eps, "single_step", steps=n)
+        single.append(sum(d) / len(d))
+        chain_end.append(m.exposure_bias_curve(model, x, eps, "chain", steps=n)[1][-1])
+    assert loglog_slope(ns, single) == pytest.approx(-2.0, abs=0.15)
+    assert min(chain_end) > 10 * single[0]
