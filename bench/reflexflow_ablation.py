@@ -48,6 +48,10 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "fc": ("reflexflow_digits_fc", ()),
     "adr_fc": ("reflexflow_digits_adr_fc", ()),
     "adr_fc_fixed": ("reflexflow_digits_adr_fc", ("loss.t1_rule=fixed_step", "loss.t1_step=0.1")),
+    # the labelled safe reading (specs/reflexflow_digits_safe.yaml) and the paper's reading with
+    # the rollout detached (--variants safe,adr_fc_detached)
+    "safe": ("reflexflow_digits_safe", ()),
+    "adr_fc_detached": ("reflexflow_digits_adr_fc", ("loss.detach_rollout=true",)),
     # probes of the ADR reading (--probes): smaller beta1, no gradient through rollout or target
     "adr_beta1_1": ("reflexflow_digits_adr", ("loss.adr.beta1=1.0",)),
     "adr_beta1_0.1": ("reflexflow_digits_adr", ("loss.adr.beta1=0.1",)),
