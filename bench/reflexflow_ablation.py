@@ -60,40 +60,96 @@ VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("loss.detach_rollout=true", "loss.adr.detach_target=true"),
     ),
 }
-ABLATION = ("cfm", "ip", "adr", "fc", "adr_fc", "adr_fc_fixed")
+ABLATION = ("cfm", "ip", "adr", "fc", "adr_fc", "adr_fc_fixed", "safe", "adr_fc_detached")
+NFE = (3, 5, 10, 25)  # digits-FD of Euler samples at each (10: the spec's own, from training)
+BALANCE = ("grad_ratio_adr", "grad_ratio_fc", "grad_cos_adr", "grad_cos_fc", "adr_nsr")
 PROBES = ("adr_beta1_1", "adr_beta1_0.1", "adr_detached")
 # scalar metrics kept from the final evaluation (prefixes)
 KEEP = ("fd_digits", "exposure_bias_", "velocity_gap_", "pfr_")
 
 
-def build(variant: str, steps: int | None, work: Path, eval_samples: int | None = None) -> Path:
+def build(
+    variant: str,
+    steps: int | None,
+    work: Path,
+    eval_samples: int | None = None,
+    more: tuple[str, ...] = (),
+    suffix: str = "",
+) -> Path:
     stem, sets = VARIANTS[variant]
     extra = (f"train.steps={steps}", f"train.checkpoint_every={steps}") if steps else ()
+    extra += more
     if eval_samples:  # a smoke run: fewer samples for digits-FD and the exposure-bias metric
         extra += (f"eval.n_samples={eval_samples}", f"eval.exposure_bias.n_samples={eval_samples}")
     result = build_spec(REPO / "specs" / f"{stem}.yaml", (*sets, *extra))
     assert result.ok, [d.format() for d in result.diagnostics]
-    path = work / f"{variant}.py"
+    path = work / f"{variant}{suffix}.py"
     path.write_text(result.text, encoding="utf-8")
     return path
 
 
-def run_one(script: Path, variant: str, seed: int, work: Path) -> dict:
+def finished(out: Path) -> bool:
+    log = out / "metrics.jsonl"
+    return log.exists() and '"eval"' in (log.read_text().splitlines() or [""])[-1]
+
+
+def run_one(scripts: dict, variant: str, seed: int, work: Path) -> dict:
+    """Train (unless an earlier invocation finished this run in `work`), then evaluate the final
+    EMA weights at the other NFE and measure the loss's balance at the final online weights."""
     out = work / f"{variant}_seed{seed}"
     shared = work / "digits_classifier.pt"  # deterministic: trained once, copied into each run
     if shared.exists():
         out.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shared, out / shared.name)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, str(script), "--device", "cpu", "--seed", str(seed), "--out", str(out)]
-    start = time.time()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    wall = time.time() - start
-    if proc.returncode:
-        raise RuntimeError(
-            f"{variant} seed {seed} failed:\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
-        )
-    return parse_run(out, variant, seed, wall)
+    common = ["--device", "cpu", "--seed", str(seed), "--out", str(out)]
+    start, wall = time.time(), None
+    if not finished(out):
+        cmd = [sys.executable, str(scripts[variant, None]), *common]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        wall = time.time() - start
+        if proc.returncode:
+            raise RuntimeError(
+                f"{variant} seed {seed} failed:\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
+            )
+    run = parse_run(out, variant, seed, wall)
+    for nfe in [n for n in NFE if (variant, n) in scripts]:
+        cmd = [sys.executable, str(scripts[variant, nfe]), "eval", *common]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        if proc.returncode:
+            raise RuntimeError(f"{variant} seed {seed} eval at {nfe} NFE failed:\n{proc.stderr}")
+        run["metrics"][f"fd_digits_euler_{nfe}"] = json.loads(proc.stdout.splitlines()[-1])[
+            "fd_digits"
+        ]
+    run["metrics"].update(final_balance(scripts[variant, None], out))
+    return run
+
+
+def final_balance(script: Path, out: Path, batches: int = 8) -> dict:
+    """The script's own loss_balance (grad_ratio_*, grad_cos_*, adr_nsr) at the final online
+    weights, median over the batches of the steps after the last (what the log would show next);
+    {} for a loss without one (cfm, ip)."""
+    import importlib.util
+
+    import torch
+
+    spec = importlib.util.spec_from_file_location(f"rf_{out.name}", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "loss_balance"):
+        return {}
+    state = torch.load(sorted((out / "checkpoints").glob("step_*.pt"))[-1], weights_only=True)
+    model = module.build_model()
+    model.load_state_dict(state["model"])
+    rt = module.Runtime(0, 1, torch.device("cpu"), state["seed"])
+    size = module.CONFIG.train.batch_size
+    rows = []
+    for step in range(state["step"], state["step"] + batches):
+        x, eps, y = module.coupled_batch(rt, step, size)
+        t = module.sample_time(size, module.generator_for(rt, step, "time"))
+        extra = (step,) if module.CONFIG.loss.warmup_steps else ()
+        rows.append(module.loss_balance(rt, model, x, eps, t, y, *extra))
+    return {f"balance_{k}": statistics.median(r[k] for r in rows) for k in rows[0]}
 
 
 def parse_run(out: Path, variant: str, seed: int, wall: float | None) -> dict:
@@ -156,12 +212,25 @@ def main() -> int:
     )
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (one thread each)")
     parser.add_argument(
+        "--nfe", default=None,
+        help=f"Euler step counts for digits-FD (default {NFE}, for --probes the spec's 10 only)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--work", type=Path, default=None,
+        help="work directory; runs an earlier invocation finished there are reused (not retrained)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tag", default="", help="suffix of the results file (e.g. _3000 for a longer run)"
+    )
+    parser.add_argument(
         "--collect", type=Path, default=None,
         help="no training: summarise the finished runs (<variant>_seed<n>/) of an earlier "
         "invocation's work directory, e.g. one stopped part-way",
     )  # fmt: skip
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",") if s]
+    nfe = args.nfe if args.nfe is not None else "" if args.probes else ",".join(map(str, NFE))
+    nfes = [int(n) for n in nfe.split(",") if n]
     default = PROBES if args.probes else ABLATION
     variants = [v for v in (args.variants or ",".join(default)).split(",") if v]
     unknown = set(variants) - set(VARIANTS)
@@ -181,13 +250,18 @@ def main() -> int:
         seeds = sorted({r["seed"] for r in runs})
         variants = [v for v in variants if any(r["variant"] == v for r in runs)]
     else:
-        work = Path(tempfile.mkdtemp(prefix="specc_rf_ablation_"))
+        work = args.work or Path(tempfile.mkdtemp(prefix="specc_rf_ablation_"))
+        work.mkdir(parents=True, exist_ok=True)
         print(f"work directory {work}", flush=True)
-        scripts = {v: build(v, args.steps, work, args.eval_samples) for v in variants}
+        scripts = {(v, None): build(v, args.steps, work, args.eval_samples) for v in variants}
+        for v in variants:
+            for n in [n for n in nfes if n != 10]:
+                sets = (f"sampler.steps={n}", "eval.exposure_bias.n_samples=64")
+                scripts[v, n] = build(v, args.steps, work, args.eval_samples, sets, f"_nfe{n}")
         jobs = [(v, s) for s in seeds for v in variants]
-        runs = [run_one(scripts[jobs[0][0]], *jobs[0], work)]  # alone: trains the FD classifier
+        runs = [run_one(scripts, *jobs[0], work)]  # alone: trains the FD classifier
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            runs += pool.map(lambda job: run_one(scripts[job[0]], job[0], job[1], work), jobs[1:])
+            runs += pool.map(lambda job: run_one(scripts, job[0], job[1], work), jobs[1:])
     summary = aggregate(runs)
     for variant, stats in summary.items():
         fd, eb = stats["fd_digits"], stats.get("exposure_bias_chain")
@@ -206,6 +280,9 @@ def main() -> int:
             "seeds": seeds,
             "runs_per_variant": {v: sum(r["variant"] == v for r in runs) for v in variants},
             "train_steps": args.steps or "spec (1000)",
+            "nfe": sorted({10, *nfes}),
+            "balance": "the script's loss_balance at the final online weights, median over the "
+            "8 batches after the last step",
             "metric": "fd_digits: digits-FD of 1000 Euler-10 EMA samples (not Inception FID)",
             "exposure_bias": "eval.exposure_bias, mode both, 1000 held-out digits, Euler-10 grid",
             "jobs": args.jobs,
@@ -214,7 +291,7 @@ def main() -> int:
         "runs": runs,
         "summary": summary,
     }
-    name = "reflexflow_ablation_probes.json" if args.probes else "reflexflow_ablation.json"
+    name = f"reflexflow_ablation{'_probes' if args.probes else ''}{args.tag}.json"
     path = write_json(name, payload)
     print(f"wrote {path}")
     return 0

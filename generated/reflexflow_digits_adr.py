@@ -455,10 +455,8 @@ def anti_drift_target(x1_hat: Tensor, x: Tensor, t1: Tensor) -> Tensor:
 
 
 def adr_per_sample(u1_hat: Tensor, u_adr: Tensor) -> Tensor:
-    """|u1_hat/n - u_adr/|u_adr||^2 per sample over all elements, n = max(|u1_hat|,
-    norm_eps*|u_adr|) (= 2 - 2*cos above the floor; Arioso and SimpleTuner), in float32. The
-    relative floor bounds the gradient of a prediction much shorter than its target, such as a fresh
-    network's zero."""
+    """|u1_hat/n - u_adr/|u_adr||^2 per sample in float32, n = max(|u1_hat|, norm_eps*|u_adr|): 2 -
+    2*cos (Arioso, SimpleTuner) with a floor that bounds the gradient at a fresh network's zero."""
     a, b = u1_hat.float().flatten(1), u_adr.float().flatten(1)
     b_norm = b.norm(dim=1, keepdim=True).clamp_min(1e-12)
     a = a / a.norm(dim=1, keepdim=True).clamp_min(CONFIG.loss.adr.norm_eps * b_norm)
@@ -466,10 +464,10 @@ def adr_per_sample(u1_hat: Tensor, u_adr: Tensor) -> Tensor:
 
 
 def loss_fn(
-    model: nn.Module, x: Tensor, eps: Tensor, t: Tensor, y: Tensor | None = None
+    model: nn.Module, x: Tensor, eps: Tensor, t: Tensor, y: Tensor | None, parts: bool = False
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """ReflexFlow (METHODS 8.2), t0 = t, f the online network (no source uses the EMA); returns the
-    loss and its named terms for the log:
+    loss and its named terms for the log (with parts: the weighted ones, for loss_balance):
 
         pass 1   u0_hat = f(z_t0, t0); error2 = (output - target)^2, L_FM its (weighted) mean
         rollout  x1_hat = z_t0 + (t1 - t0)*u0_hat, t1 = rollout_times(t0)
@@ -482,15 +480,36 @@ def loss_fn(
     error2 = (out0.float() - target.float()).square()
     loss_fm = error2.mean()
     terms: dict[str, Tensor] = {"fm": loss_fm.detach()}
-    xs, t0, ys = x, t, y
-    zs, out_s = z0.float(), out0.float()
+    xs, t0, ys, zs, u0_hat = x, t, y, z0.float(), out0.float()
     t1 = rollout_times(t0)
-    x1_hat = zs + expand_t(t1 - t0, zs) * out_s
+    x1_hat = zs + expand_t(t1 - t0, zs) * u0_hat
     u1_hat = model(x1_hat, t1, ys).float()  # pass 2
     u_adr = anti_drift_target(x1_hat, xs.to(x1_hat.dtype), t1)
     loss_adr = adr_per_sample(u1_hat, u_adr).sum() / x.shape[0]
     terms["adr"] = loss_adr.detach()
+    if parts:  # for loss_balance: each weighted term with its graph
+        terms = {"fm": loss_fm, "adr": cfg.adr.beta1 * loss_adr}
+        noise = (u_adr - u0_hat).flatten(1).norm(dim=1) / u0_hat.flatten(1).norm(dim=1)
+        terms["adr_nsr"] = noise.median().detach()
     return loss_fm + cfg.adr.beta1 * loss_adr, terms
+
+
+def loss_balance(rt: Runtime, model: nn.Module, *batch: Tensor | int | None) -> dict[str, float]:
+    """Each weighted term's gradient norm over FM's (grad_ratio_*) and cosine to it (grad_cos_*),
+    and adr_nsr, on a log step's batch; the global RNG is left as it was."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    with torch.random.fork_rng(devices=[rt.device] if rt.device.type == "cuda" else []):
+        with autocast_context(rt):
+            _, parts = loss_fn(model, *batch, parts=True)
+    out, flat = {"adr_nsr": parts.pop("adr_nsr").item()}, {}
+    for name, term in parts.items():
+        grads = torch.autograd.grad(term, params, retain_graph=True, materialize_grads=True)
+        flat[name] = torch.cat([g.float().flatten() for g in grads])
+    fm = flat.pop("fm")
+    for name, g in flat.items():
+        out[f"grad_ratio_{name}"] = (g.norm() / fm.norm()).item()
+        out[f"grad_cos_{name}"] = torch.nn.functional.cosine_similarity(g, fm, dim=0).item()
+    return out
 
 
 # ------------------------------------------------------------------------------------------ Sampler
@@ -1042,6 +1061,7 @@ def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None)
             record.update(lr=lr_at(step - 1), steps_per_s=n_logged / seconds)
             record["images_per_s"] = n_logged * tr.batch_size / seconds
             record["eta_s"] = (last - step) * seconds / n_logged
+            record.update(loss_balance(rt, model, x, eps, t, y))
             log_metrics(rt, out_dir, record)
             sums, n_logged, tick = {}, 0, time.perf_counter()
         if step == last or (CONFIG.eval.every and step % CONFIG.eval.every == 0):

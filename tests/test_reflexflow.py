@@ -341,22 +341,24 @@ def test_power_frequency_ratio_of_white_noise_is_the_band_count_ratio(build_modu
     "sets, present, absent",
     [
         ((), ["def anti_drift_target", "def fc_weight",
-              "x1_hat = zs + expand_t(t1 - t0, zs) * out_s\n"],
-         ["out_s.detach()", "perturbed_input", "torch.nonzero", "step: int = 0"]),
-        (("loss.detach_rollout=true",), ["* out_s.detach()"], []),
+              "x1_hat = zs + expand_t(t1 - t0, zs) * u0_hat\n"],
+         ["u0_hat.detach()", "perturbed_input", "torch.nonzero", "ramp"]),
+        (("loss.detach_rollout=true",), ["* u0_hat.detach()"], []),
         (("loss.adr.detach_target=true",), ["adr_per_sample(u1_hat, u_adr.detach())"], []),
         (("loss.adr.form=smooth_l1",), ["smooth_l1_loss"], ["a.norm(dim=1"]),
         (("loss.fc.weight=per_sample",), ["norms = delta.flatten(1).norm(dim=1)"],
          ["magnitude = delta.abs()"]),
         (("loss.fc.keep_fm=true",),
-         ["return loss_fm + cfg.fc.beta2 * loss_fc + cfg.adr.beta1 * loss_adr, terms"], []),
+         ["return loss_fm + cfg.fc.beta2 * loss_fc + cfg.adr.beta1 * loss_adr, terms"],
+         []),
         (("loss.fc.delta=state",), ["delta = x1_hat.detach() - z1"], ["# pass 3"]),
         (("loss.t1_rule=fixed_step",), ["t1 = (t0 - CONFIG.loss.t1_step).clamp_min(0.0)"],
          ["torch.rand(t0.shape"]),
         (("loss.p_apply=0.5",),
          ["torch.nonzero(torch.rand(x.shape[0], device=x.device) < cfg.p_apply)"], []),
         (("loss.warmup_steps=100",),
-         ["step: int = 0", "loss_fn(net, x, eps, t, y, step)", "cfg.adr.beta1 * ramp * loss_adr"],
+         ["step: int, parts=False", "loss_fn(net, x, eps, t, y, step)",
+          "cfg.adr.beta1 * ramp * loss_adr", "loss_balance(rt, model, x, eps, t, y, step - 1)"],
          []),
         (("loss.input_perturbation.gamma=0.1",), ["z0, target = perturbed_input(x, eps, t)"], []),
     ],
@@ -440,6 +442,73 @@ def test_every_form_and_weight_trains_from_the_real_initialisation(build_module,
     train = [r for r in rows if r["split"] == "train"]
     assert all(math.isfinite(r["loss"]) and math.isfinite(r["grad_norm"]) for r in train), train
     assert train[-1]["fm"] < 0.97 * train[0]["fm"], [r["fm"] for r in train]
+    # every log line shows the balance: each term's gradient against FM's, the target's noise
+    balance = ["grad_ratio_adr", "adr_nsr"] * ("adr" in loss) + ["grad_ratio_fc"] * ("fc" in loss)
+    assert balance and all(math.isfinite(r[k]) and r[k] >= 0 for r in train for k in balance)
+
+
+class Affine(torch.nn.Module):
+    """u(z, t) = z W + t b + c: a network with parameters whose gradients a test can follow."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.w = torch.nn.Parameter(torch.randn(2, 2, generator=g, dtype=torch.float64))
+        self.b = torch.nn.Parameter(torch.randn(2, generator=g, dtype=torch.float64))
+        self.c = torch.nn.Parameter(torch.randn(2, generator=g, dtype=torch.float64))
+
+    def forward(self, z, t, y=None):
+        return z @ self.w + t[:, None] * self.b + self.c
+
+
+def test_loss_balance_is_each_weighted_terms_gradient_against_the_fm_gradient(build_module):
+    """The log's balance metrics against the loss written out from METHODS 8.2 on the rectified
+    path (not the script's loss_fn): |grad(beta*L)| / |grad L_FM| and the cosine of the two, the
+    ADR target's noise, the median of |u_adr - u0_hat| / |u0_hat| with u_adr - u0_hat = (t0/t1)(u0 -
+    u0_hat);
+    the global RNG is left as it was."""
+    m = build_module(rf_spec("loss: {kind: reflexflow, adr: {beta1: 3.0}, fc: {alpha: 0.5}}\n"))
+    model = Affine()
+    x, eps, t = batch(n=32)
+    x = x + torch.randn(x.shape, generator=torch.Generator().manual_seed(5), dtype=x.dtype)
+    rt = m.Runtime(0, 1, torch.device("cpu"), 0)
+    torch.manual_seed(7)
+    before = torch.get_rng_state()
+    out = m.loss_balance(rt, model, x, eps, t, None)
+    assert torch.equal(torch.get_rng_state(), before)
+    torch.manual_seed(7)  # the rollout's r: the loss's first draw from the global RNG
+    r = torch.rand(t.shape, dtype=t.dtype)
+    t1 = torch.minimum(t, (t * (1 - r)).clamp_min(1e-3))[:, None]
+    t0 = t[:, None]
+    z0, u0 = (1 - t0) * x + t0 * eps, eps - x
+    u0_hat = model(z0, t)
+    x1_hat = z0 + (t1 - t0) * u0_hat
+    u_adr = (x1_hat - x) / t1
+    u1_hat = model(x1_hat, t1[:, 0])
+    unit = u_adr / u_adr.norm(dim=1, keepdim=True)  # the direction loss, with its norm floor:
+    floor = 0.05 * u_adr.norm(dim=1, keepdim=True)
+    a = u1_hat / torch.maximum(u1_hat.norm(dim=1, keepdim=True), floor)
+    loss_adr = 3.0 * (a - unit).square().sum(dim=1).mean()
+    with torch.no_grad():
+        delta = u1_hat - model((1 - t1) * x + t1 * eps, t1[:, 0])
+        w = 1 + 0.5 * delta.abs() / (delta.abs().mean(dim=1, keepdim=True) + 1e-8)
+    loss_fm = (u0_hat - u0).square().mean()
+    loss_fc = (w * (u0_hat - u0).square()).mean()
+    params = list(model.parameters())
+
+    def grad(term):
+        grads = torch.autograd.grad(term, params, retain_graph=True)
+        return torch.cat([g.flatten() for g in grads])
+
+    g_fm, g_adr, g_fc = grad(loss_fm), grad(loss_adr), grad(loss_fc)
+    cosine = torch.nn.functional.cosine_similarity
+    for name, g in (("adr", g_adr), ("fc", g_fc)):
+        assert out[f"grad_ratio_{name}"] == pytest.approx(float(g.norm() / g_fm.norm()), rel=1e-5)
+        assert out[f"grad_cos_{name}"] == pytest.approx(float(cosine(g, g_fm, dim=0)), abs=1e-5)
+    noise = (t0 / t1) * (u0 - u0_hat)  # the median over samples of the per-sample ratio
+    nsr = (noise.norm(dim=1) / u0_hat.norm(dim=1)).median().detach()
+    assert out["adr_nsr"] == pytest.approx(float(nsr), rel=1e-5)
+    assert out["grad_ratio_adr"] != pytest.approx(out["grad_ratio_fc"], rel=0.05)  # not degenerate
 
 
 def test_the_direction_loss_is_safe_at_a_zero_output(build_module):

@@ -124,6 +124,7 @@ def reflexflow(spec: dict) -> dict:
         f"rollout  x1_hat = z_t0 + (t1 - t0)*u0_hat{detach}, t1 = rollout_times(t0)",
     ]
     total, formula = ([], []) if fc and not fc["keep_fm"] else (["loss_fm"], ["L_FM"])
+    parts = ['"fm": loss_fm']  # the weighted terms, for loss_balance
     if adr:
         target = "u_adr.detach()" if adr["detach_target"] else "u_adr"
         lines.append(f"pass 2   L_ADR = batch mean of adr_per_sample(f(x1_hat, t1), {target})")
@@ -134,9 +135,11 @@ def reflexflow(spec: dict) -> dict:
             lines.append("         delta = x1_hat - z_t1 without gradients")
         lines.append("         L_FC = the (weighted) mean of fc_weight(delta)*error2")
         total.append("cfg.fc.beta2 * loss_fc")
+        parts.append(f'"fc": {total[-1]}')
         formula.append("beta2*L_FC")
     if adr:
         total.append(f"cfg.adr.beta1{ramp} * loss_adr")
+        parts.append(f'"adr": {total[-1]}')
         formula.append(f"beta1{ramp.replace(' * ', '*')}*L_ADR")
     lines.append("loss     " + " + ".join(formula))
     notes = []
@@ -150,7 +153,13 @@ def reflexflow(spec: dict) -> dict:
             "The corrections ramp in over loss.warmup_steps: ramp = min(1, (step + 1)/"
             "warmup_steps) scales beta1 and w - 1."
         )
-    return {"passes": lines, "notes": notes, "total": " + ".join(total)}
+    flat = "{" + ", ".join(parts) + "}"  # laid out as ruff format would after `terms = `
+    laid = (
+        flat
+        if len(flat) <= 84
+        else "{\n" + "".join(f"{' ' * 12}{p},\n" for p in parts) + " " * 8 + "}"
+    )
+    return {"passes": lines, "notes": notes, "total": " + ".join(total), "parts": laid}
 
 
 CHECKS = [check_training_endpoints, check_input_perturbation]
