@@ -1015,8 +1015,7 @@ def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None)
     if tr.batch_size % parts:
         die(f"train.batch_size {tr.batch_size} is not a multiple of {parts} (ranks x grad_accum)")
     state = open_run(rt, out_dir, resume)
-    rt = rt if state is None else rt._replace(seed=state["seed"])  # resume with its own seed
-    step = 0 if state is None else state["step"]
+    rt, step = (rt, 0) if state is None else (rt._replace(seed=state["seed"]), state["step"])
 
     torch.manual_seed(seed_for(rt.seed, 0, 0, "init"))  # the same initial weights on every rank
     model = build_model().to(rt.device)
@@ -1192,7 +1191,9 @@ def main(argv: list[str] | None = None) -> int:
     rt = setup_distributed(args.device, CONFIG.seed if args.seed is None else args.seed)
     try:
         COMMANDS[args.command](rt, args)
-    except OSError as exc:  # a full disk, a lost mount: the run is intact to its newest checkpoint
+    except KeyboardInterrupt:  # nothing is lost but the steps since the newest checkpoint
+        die("interrupted: rerun to go on (train: --resume auto)")
+    except OSError as exc:  # a full disk, a lost mount: the same
         die(f"{exc.strerror or exc} ({exc.filename}): fix it, then rerun (train: --resume auto)")
     finally:
         if torch.distributed.is_initialized():

@@ -133,3 +133,31 @@ def test_a_full_disk_while_checkpointing_is_a_message_and_resumes(tmp_path):
     again = subprocess.run([*args, "--resume", "auto"], capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     assert torch.load(out / "checkpoints" / "step_0000040.pt", weights_only=True)["step"] == 40
+
+
+def test_ctrl_c_is_a_message_and_the_run_goes_on(tmp_path):
+    """Ctrl-C (SIGINT to the process group: the script and its data worker) mid-training: exit 1
+    with a message naming the way on, no traceback from either process, and `--resume auto`
+    continues from the newest checkpoint."""
+    import os
+    import time
+
+    script = tmp_path / "toy.py"
+    script.write_text(build_text(SPEC, (*SETS, "train.steps=100000"), tmp_path))
+    out = tmp_path / "run"
+    args = [sys.executable, str(script), "--device", "cpu", "--out", str(out)]
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    while not list((out / "checkpoints").glob("step_*.pt")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stderr
+    assert "interrupted" in stderr and "--resume auto" in stderr
+    assert "Traceback" not in stderr + stdout, stderr
+    again = subprocess.run([*args, "--resume", "auto", "--max-steps", "60"], capture_output=True,
+                           text=True, timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "resumed from" in again.stdout
