@@ -8,8 +8,14 @@ on), exact_ot_scipy (coupling.solver: scipy) and torchcfm. Two setups, toy at ba
 - toy: the toy MLP and 2-D data of specs/couple_{independent,exact_ot}.yaml, as generated;
 - image: a small UNet (the generated `unet` of specs/cifar10.yaml, scaled down to 16 channels,
   channel_mult [1, 2], one residual block per level, attention at 16x16; `--image-model convnet`
-  selects the small conv net defined here instead) on synthetic 3x32x32 data, a mixture of ten
-  smooth image-shaped means plus noise, so exact OT has real work.
+  selects the small conv net defined here instead, `--image-model cifar10` the full 35.7M-parameter
+  UNet of specs/cifar10.yaml) on synthetic 3x32x32 data, a mixture of ten smooth image-shaped
+  means plus noise, so exact OT has real work.
+
+`--device cuda` runs the training step on a GPU as the generated train() does there (the model in
+channels_last, bf16 autocast, fused AdamW, TF32, cuDNN autotuning; eager: no torch.compile, which
+would recompile for every fresh model), the clock read after a device synchronisation; the data,
+noise and coupling stay on the CPU, in the data worker process, as in train().
 
 The specc columns drive the generated scripts' own functions exactly as their train() does:
 a DataLoader worker process runs worker_batch, i.e. coupled_batch (data, noise and the
@@ -23,6 +29,8 @@ one uncounted warm-up round), and the coupled_batch call alone: the work the dat
     pip install --no-deps torchcfm==1.0.7     # optional: the torchcfm column (needs POT)
     python bench/coupling_overhead.py          # writes bench/results/coupling_overhead.json
     python bench/coupling_overhead.py --rounds 2 --steps 3 --batches 256   # a quick look
+    python bench/coupling_overhead.py --device cuda --setups image --image-model cifar10 \
+        --image-batches 256,1024 --out gpu_coupling_overhead.json           # on a GPU
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 import argparse
 import copy
 import functools
+import gc
 import sys
 import time
 from pathlib import Path
@@ -81,6 +90,12 @@ def image_data(module):
     return batch_for_step
 
 
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (a GPU runs asynchronously; a no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def train_steps_specc(module, model, rt, batch: int, start: int, n: int) -> float:
     """n training steps as the generated train() runs them (its DataLoader over worker_batch, one
     worker process train.prefetch steps ahead); returns seconds per step."""
@@ -93,16 +108,19 @@ def train_steps_specc(module, model, rt, batch: int, start: int, n: int) -> floa
     tick = 0.0
     for step, batch_ in zip(steps, loader, strict=True):
         if step == start + 2:  # two untimed steps: the worker starts, its queue fills, caches warm
+            sync(rt.device)
             tick = time.perf_counter()
         if isinstance(batch_, str):  # a die() in the worker, as train() reports it
             raise SystemExit(batch_)
-        x, eps, y = (None if v is None else v.to(rt.device) for v in batch_)
+        x, eps, y = (v if v is None else torch.as_tensor(v).to(rt.device) for v in batch_)
         t = module.sample_time(len(x), module.generator_for(rt, step, "time")).to(rt.device)
-        loss, _ = module.loss_fn(model, x, eps, t, y)
+        with module.autocast_context(rt):  # bf16 on a GPU, as train(); nothing on the CPU
+            loss, _ = module.loss_fn(model, x, eps, t, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tr.grad_clip)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
+    sync(rt.device)
     return (time.perf_counter() - tick) / n
 
 
@@ -114,17 +132,21 @@ def train_steps_torchcfm(module, model, rt, batch: int, start: int, n: int, matc
     tick = 0.0
     for step in range(start, start + n + 2):
         if step == start + 2:
+            sync(rt.device)
             tick = time.perf_counter()
         x, _ = module.batch_for_step(rt, step, batch)
         gen = module.generator_for(rt, step, "noise")
         eps = torch.randn(x.shape, generator=gen, dtype=x.dtype)
         x, eps = x.to(rt.device), eps.to(rt.device)
         t, xt, ut = matcher.sample_location_and_conditional_flow(eps, x)
-        loss = (model(xt, t) - ut).square().mean()
+        with module.autocast_context(rt):
+            v = model(xt, t)
+        loss = (v.float() - ut).square().mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tr.grad_clip)
         optimizer.step()
+    sync(rt.device)
     return (time.perf_counter() - tick) / n
 
 
@@ -142,9 +164,15 @@ def main() -> None:
     p.add_argument("--out", default="coupling_overhead.json", help="file name under bench/results")
     p.add_argument(
         "--image-model",
-        choices=("unet", "convnet"),
+        choices=("unet", "convnet", "cifar10"),
         default="unet",
-        help="the image setup's network (default: a small generated UNet)",
+        help="the image setup's network (default: a small generated UNet; cifar10: the full UNet "
+        "of specs/cifar10.yaml)",
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="where the training step runs (cpu, cuda); the coupling stays in the CPU data worker",
     )
     p.add_argument(
         "--threads",
@@ -156,6 +184,7 @@ def main() -> None:
     )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     try:
         from torchcfm.conditional_flow_matching import ExactOptimalTransportConditionalFlowMatcher
 
@@ -175,68 +204,32 @@ def main() -> None:
     }
     variants = list(builds) + (["torchcfm_exact_ot"] if matcher else [])
     unet = None
-    if args.image_model == "unet":
+    if args.image_model in ("unet", "cifar10"):
         small = ("model.channels=16", "model.channel_mult=[1,2]", "model.num_res_blocks=1",
                  "model.attention_resolutions=[16]", "model.head_channels=16",
                  "model.norm_groups=8", "model.dropout=0.0")  # fmt: skip
-        unet = import_script(build_text(REPO / "specs" / "cifar10.yaml", small, tmp), tmp, "unet")
+        sets = small if args.image_model == "unet" else ()
+        unet = import_script(build_text(REPO / "specs" / "cifar10.yaml", sets, tmp), tmp, "unet")
+    train_cfg = modules["independent"].CONFIG.train
+    if device.type == "cuda":  # what the scripts' setup_distributed does on a GPU
+        if device.index is not None:
+            torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = train_cfg.tf32
+        torch.backends.cudnn.benchmark = True
     results: dict = {}
     for setup in args.setups.split(","):
         sizes = args.image_batches if setup == "image" else args.batches
         for batch in [int(b) for b in sizes.split(",")]:
-            times: dict[str, list[float]] = {v: [] for v in variants}
-            for r in range(-1, args.rounds):  # round -1 warms up and is not counted
-                for variant in variants:
-                    module = modules.get(variant, modules["independent"])
-                    rt = module.Runtime(0, 1, torch.device("cpu"), r)
-                    if setup == "image":
-                        module.batch_for_step = image_data(module)
-                        module.DATA_SHAPE = (3, 32, 32)
-                        torch.manual_seed(0)
-                        model = SmallConvNet() if unet is None else unet.build_model()
-                    else:
-                        torch.manual_seed(0)
-                        model = module.build_model()
-                    module.CONFIG = copy.deepcopy(module.CONFIG)  # a SimpleNamespace tree
-                    module.CONFIG.train.batch_size = batch
-                    start = 1000 * (r + 1)
-                    if variant == "torchcfm_exact_ot":
-                        sec = train_steps_torchcfm(
-                            module, model, rt, batch, start, args.steps, matcher
-                        )
-                    else:
-                        sec = train_steps_specc(module, model, rt, batch, start, args.steps)
-                    if r >= 0:
-                        times[variant].append(1000 * sec)
-                if r < 0:
-                    continue
-                shown = "  ".join(f"{v} {times[v][-1]:8.2f} ms" for v in variants)
-                print(f"{setup:5s} batch {batch:5d} round {r}: {shown}", flush=True)
-            ratios = {
-                f"{v}/independent": summary(
-                    [a / b for a, b in zip(times[v], times["independent"], strict=True)]
+            try:
+                results[f"{setup}/{batch}"] = measure(
+                    args, setup, batch, variants, modules, builds, unet, matcher, device
                 )
-                for v in variants[1:]
-            }
-            # The coupled_batch call alone (data + noise + coupling), timed in the main thread
-            # with nothing else running in this process: what the data worker has to hide.
-            solve: dict[str, list[float]] = {name: [] for name in builds}
-            for kind in solve:  # untimed: the solver's imports and first-call caches (the
-                # training steps above ran coupled_batch in their worker process, not here)
-                modules[kind].coupled_batch(modules[kind].Runtime(0, 1, torch.device("cpu"), 0),
-                                            4999, batch)  # fmt: skip
-            for r in range(args.rounds):
-                for kind in solve:
-                    rt = modules[kind].Runtime(0, 1, torch.device("cpu"), r)
-                    tick = time.perf_counter()
-                    modules[kind].coupled_batch(rt, 5000 + r, batch)
-                    solve[kind].append(1000 * (time.perf_counter() - tick))
-            results[f"{setup}/{batch}"] = {
-                "coupled_batch_ms": {k: summary(v) for k, v in solve.items()},
-                "ms_per_step": {v: summary(times[v]) for v in variants},
-                "ratios": ratios,
-                "raw_ms": times,
-            }
+            except torch.OutOfMemoryError as exc:  # a GPU too small for this batch: say so
+                print(f"{setup} batch {batch}: out of memory ({exc})", flush=True)
+                results[f"{setup}/{batch}"] = {"error": f"out of memory on {args.device}"}
+            if "error" in results[f"{setup}/{batch}"]:  # (the traceback's tensors are gone now)
+                gc.collect()
+                torch.cuda.empty_cache()
     payload = {
         "benchmark": "coupling_overhead",
         "command": "python bench/coupling_overhead.py " + " ".join(sys.argv[1:]),
@@ -250,9 +243,22 @@ def main() -> None:
         "batch_worker": "process",
         "results": results,
     }
+    if device.type != "cpu":  # (CPU results keep their fields as they were)
+        payload["device"] = args.device
+        payload["step"] = {
+            "precision": train_cfg.precision,
+            "channels_last": bool(train_cfg.channels_last),
+            "fused_optimizer": bool(train_cfg.fused_optimizer),
+            "optimizer": "AdamW",
+            "tf32": bool(train_cfg.tf32),
+            "compile": False,
+        }
     path = write_json(args.out, payload)
     print(f"\n{'setup/batch':14s}" + "".join(f"{v + ' ms':>30s}" for v in variants) + "   ratios")
     for key, res in results.items():
+        if "error" in res:
+            print(f"{key:14s}{res['error']}")
+            continue
         ms = res["ms_per_step"]
         cells = "".join(
             f"{ms[v]['median']:>12.1f} [{ms[v]['min']:.1f}, {ms[v]['max']:.1f}]".rjust(30)
@@ -268,6 +274,66 @@ def main() -> None:
         )
         print(f"{key:14s}{cells}   {ratio}\n{'':14s}{solo}")
     print(f"wrote {path}")
+
+
+def measure(args, setup: str, batch: int, variants, modules, builds, unet, matcher, device):
+    """One setup at one batch size: every variant's ms/step in alternating rounds (after one
+    uncounted warm-up round), their ratios to the same round's independent, and the coupled_batch
+    call alone."""
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    for r in range(-1, args.rounds):  # round -1 warms up and is not counted
+        for variant in variants:
+            module = modules.get(variant, modules["independent"])
+            rt = module.Runtime(0, 1, device, r)
+            if setup == "image":
+                module.batch_for_step = image_data(module)
+                module.DATA_SHAPE = (3, 32, 32)
+                torch.manual_seed(0)
+                model = SmallConvNet() if unet is None else unet.build_model()
+            else:
+                torch.manual_seed(0)
+                model = module.build_model()
+            model = model.to(device)
+            if device.type == "cuda" and module.CONFIG.train.channels_last:
+                model = model.to(memory_format=torch.channels_last)
+            module.CONFIG = copy.deepcopy(module.CONFIG)  # a SimpleNamespace tree
+            module.CONFIG.train.batch_size = batch
+            start = 1000 * (r + 1)
+            if variant == "torchcfm_exact_ot":
+                sec = train_steps_torchcfm(module, model, rt, batch, start, args.steps, matcher)
+            else:
+                sec = train_steps_specc(module, model, rt, batch, start, args.steps)
+            if r >= 0:
+                times[variant].append(1000 * sec)
+        if r < 0:
+            continue
+        shown = "  ".join(f"{v} {times[v][-1]:8.2f} ms" for v in variants)
+        print(f"{setup:5s} batch {batch:5d} round {r}: {shown}", flush=True)
+    ratios = {
+        f"{v}/independent": summary(
+            [a / b for a, b in zip(times[v], times["independent"], strict=True)]
+        )
+        for v in variants[1:]
+    }
+    # The coupled_batch call alone (data + noise + coupling), timed in the main thread with
+    # nothing else running in this process: what the data worker has to hide.
+    solve: dict[str, list[float]] = {name: [] for name in builds}
+    cpu = torch.device("cpu")
+    for kind in solve:  # untimed: the solver's imports and first-call caches (the training steps
+        # above ran coupled_batch in their worker process, not here)
+        modules[kind].coupled_batch(modules[kind].Runtime(0, 1, cpu, 0), 4999, batch)
+    for r in range(args.rounds):
+        for kind in solve:
+            rt = modules[kind].Runtime(0, 1, cpu, r)
+            tick = time.perf_counter()
+            modules[kind].coupled_batch(rt, 5000 + r, batch)
+            solve[kind].append(1000 * (time.perf_counter() - tick))
+    return {
+        "coupled_batch_ms": {k: summary(v) for k, v in solve.items()},
+        "ms_per_step": {v: summary(times[v]) for v in variants},
+        "ratios": ratios,
+        "raw_ms": times,
+    }
 
 
 if __name__ == "__main__":

@@ -964,12 +964,13 @@ def build_optimizer(model: nn.Module, device: torch.device) -> torch.optim.Optim
     return torch.optim.AdamW(model.parameters(), tr.lr, **options, fused=fused, foreach=not fused)
 
 
-def worker_batch(rt: Runtime, batch_size: int, step: int) -> tuple | str:
-    """coupled_batch in the data worker; a die() there becomes its message, for train() to say."""
+def worker_batch(rt: Runtime, size: int, step: int) -> list | str:
+    """coupled_batch in the data worker: small tensors as numpy (sent faster), a die() as text."""
     try:
-        return coupled_batch(rt, step, batch_size)
+        batch = coupled_batch(rt, step, size)
     except SystemExit as exc:
         return str(exc)
+    return [v if v is None or v.numel() > 2**16 else v.numpy() for v in batch]
 
 
 def log_metrics(rt: Runtime, out_dir: Path, record: dict) -> None:
@@ -1045,8 +1046,7 @@ def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None)
     n_logged = 0 if state is None else state["log_count"]
     # model stays the plain module (its state_dict has no DDP or compile key prefixes); net is
     # what the loss calls: DDP-wrapped under torchrun, compiled on a GPU.
-    ids = [rt.device.index] if cuda else None
-    ddp = torch.nn.parallel.DistributedDataParallel(model, ids) if rt.world_size > 1 else None
+    ddp = torch.nn.parallel.DistributedDataParallel(model) if rt.world_size > 1 else None
     net = torch.compile(ddp or model) if cuda and tr.compile else ddp or model
     last = tr.steps if max_steps is None else min(tr.steps, max_steps)
     print0(rt, f"{CONFIG.name}: {sum(p.numel() for p in model.parameters()):,} parameters, {rt}")
@@ -1063,7 +1063,7 @@ def train(rt: Runtime, out_dir: Path, resume: str | None, max_steps: int | None)
     for batch in loader:
         if isinstance(batch, str):
             raise SystemExit(batch)
-        x, eps, y = (None if v is None else v.to(rt.device, non_blocking=True) for v in batch)
+        x, eps, y = (v if v is None else torch.as_tensor(v).to(rt.device) for v in batch)
         # Anything random inside the network or the loss (dropout) draws from the global RNG:
         # reseed it from (seed, rank, step) so those draws, too, are a pure function of the step.
         torch.manual_seed(seed_for(rt.seed, rt.rank, step, "dropout"))
