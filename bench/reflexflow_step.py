@@ -8,9 +8,10 @@ of them alike; each round gives one time per variant and one ratio to the same r
 
     python bench/reflexflow_step.py                          # the digits UNet, batch 64
     python bench/reflexflow_step.py --sizes digits,unet32    # also a 32-channel UNet, batch 128
+    python bench/reflexflow_step.py --device cuda --clock wall --out gpu_reflexflow_step.json
 
-Writes reflexflow_step.json under bench/results/ (or $SPECC_BENCH_RESULTS): the machine, the
-config, every round's seconds per step, medians with spread and the ratios to cfm.
+Writes reflexflow_step.json (or --out) under bench/results/ (or $SPECC_BENCH_RESULTS): the
+machine, the config, every round's seconds per step, medians with spread and the ratios to cfm.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def main() -> int:
         "--clock", choices=["cpu", "wall"], default="cpu",
         help="cpu: process CPU seconds (robust on a shared machine), wall: elapsed seconds",
     )  # fmt: skip
+    parser.add_argument("--out", default="reflexflow_step.json", help="file name under results")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -141,7 +143,7 @@ def main() -> int:
         },
         "sizes": out,
     }
-    path = write_json("reflexflow_step.json", payload)
+    path = write_json(args.out, payload)
     print(f"wrote {path}")
     return 0
 

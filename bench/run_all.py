@@ -4,7 +4,9 @@
     python bench/run_all.py --quick         # a CI-scale smoke run (minutes), results in a temp dir
     python bench/run_all.py --only toy_couplings,sampler_order   # a subset, then the report
     python bench/run_all.py --report-only   # just rebuild docs/RESULTS.md from bench/results/
-    python bench/run_all.py --gpu           # on a GPU machine: also the GPU training-step bench
+    python bench/run_all.py --gpu           # on a GPU machine: the one-shot GPU benchmark alone
+                                            # (bench/gpu.py, about 6 min on an H100), the report
+    python bench/run_all.py --gpu --dry-run # the same on the CPU at toy sizes, in a temp dir
 
 Each benchmark is its own script in bench/ (run as a subprocess, one torch thread unless it says
 otherwise) that writes one JSON file with the machine description into the results directory:
@@ -76,8 +78,9 @@ BENCHMARKS: list[Benchmark] = [
     Benchmark("reflexflow_adr_probe", "reflexflow_adr_probe.py", (),
               ("--steps", "20", "--batch", "32", "--draws", "1"),
               "ADR loss and gradient norms against r and the FM gradient (about a minute)"),
-    Benchmark("train_step_gpu", "train_step.py", ("--device", "cuda"), ("--device", "cuda"),
-              "the same on a GPU with bf16 + compile", gpu_only=True),
+    Benchmark("gpu", "gpu.py", (), ("--dry-run",),
+              "one-shot GPU bench: images/s and MFU, exact OT overhead, ADR+FC step ratio",
+              gpu_only=True),
 ]  # fmt: skip
 
 
@@ -88,8 +91,17 @@ def main() -> int:
     parser.add_argument("--results", type=Path, default=None, help="results directory")
     parser.add_argument("--report", type=Path, default=None, help="report directory")
     parser.add_argument("--report-only", action="store_true", help="no benchmarks, just the report")
-    parser.add_argument("--gpu", action="store_true", help="also the GPU-only benchmarks")
+    parser.add_argument(
+        "--gpu", action="store_true", help="only the GPU benchmark (bench/gpu.py), then the report"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="with --gpu: its CPU dry run (as --quick does)"
+    )
     args = parser.parse_args()
+    if args.dry_run:
+        if not args.gpu:
+            parser.error("--dry-run goes with --gpu (the CPU benchmarks have --quick)")
+        args.quick = True  # quick settings (the GPU bench's are its dry run), temp results
     if args.results is not None:
         results = args.results
     elif args.quick:
@@ -108,7 +120,7 @@ def main() -> int:
         for bench in BENCHMARKS:
             if wanted and bench.name not in wanted:
                 continue
-            if bench.gpu_only and not args.gpu:
+            if bench.gpu_only != args.gpu:  # --gpu: the GPU benchmark alone; else the CPU ones
                 continue
             cmd = [sys.executable, str(BENCH / bench.script),
                    *(bench.quick if args.quick else bench.full)]  # fmt: skip

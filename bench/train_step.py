@@ -13,9 +13,19 @@ worker), as it counted the generated script's prefetch thread before that became
     python bench/train_step.py                 # CPU, fp32, a small UNet (a few minutes on 2 cores)
     python bench/train_step.py --device cuda   # GPU: the torchcfm CIFAR-10 UNet, bf16 + compile,
                                                # images/s for both and model FLOPs utilisation
+    python bench/train_step.py --device cuda --plain fp32-eager   # the plain loop as torchcfm's
+                                               # example runs it: fp32, eager, unfused Adam
 
-Writes bench/results/train_step_<device>.json (the machine, the config, every window, medians,
-the ratio generated/plain of step times and its spread over the rounds).
+By default (`--plain matched`) the plain loop on a GPU uses what the generated script uses (bf16
+autocast, torch.compile, channels_last, fused Adam), so the ratio isolates the loop itself;
+`--plain fp32-eager` runs it as torchcfm's CIFAR-10 example does (fp32, eager, contiguous
+tensors, the default Adam, PyTorch's default TF32 flags), the baseline of bench/gpu.py. The
+images come from CIFAR-10's python batches when --cifar10-root holds them, otherwise they are
+random uint8 tensors of its shape (3x32x32): nothing is downloaded, and the speed does not
+depend on the pixel values.
+
+Writes bench/results/train_step_<device>.json (or --out: the machine, the config, every window,
+medians, the ratio generated/plain of step times and its spread over the rounds, FLOPs per step).
 """
 
 from __future__ import annotations
@@ -45,18 +55,33 @@ CPU_MODEL = (
     "{kind: unet, channels: 32, channel_mult: [1, 2, 2], num_res_blocks: 1, "
     "attention_resolutions: [8], head_channels: 32, dropout: 0.1, time_scale: 1.0}"
 )
+TINY_MODEL = (  # a smoke-test size (bench/gpu.py --dry-run)
+    "{kind: unet, channels: 16, channel_mult: [1, 2], num_res_blocks: 1, "
+    "attention_resolutions: [16], head_channels: 16, norm_groups: 8, dropout: 0.1, "
+    "time_scale: 1.0}"
+)
 GPU_MODEL = (
     "{kind: unet, channels: 128, channel_mult: [1, 2, 2, 2], num_res_blocks: 2, "
     "attention_resolutions: [16], head_channels: 64, dropout: 0.1, time_scale: 1.0}"
 )
 # dense bf16 tensor-core peaks (FLOP/s) by device-name fragment, for model FLOPs utilisation
-PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L4": 121e12, "A10": 125e12}
+# (the first fragment found in the name wins: "H100 PCIe" before "H100")
+PEAK_BF16 = {"H100 PCIe": 756e12, "H100": 989e12, "H200": 989e12, "A100": 312e12}
+PEAK_BF16 |= {"L4": 121e12, "A10": 125e12}
 
 
-def spec_text(data_path: Path, model: str, batch: int, steps: int, window: int, gpu: bool) -> str:
+MODELS = {"cifar10": GPU_MODEL, "small": CPU_MODEL, "tiny": TINY_MODEL}
+
+
+def cifar10_present(root: Path) -> bool:
+    folder = root / "cifar-10-batches-py"
+    return all((folder / f"data_batch_{i}").is_file() for i in range(1, 6))
+
+
+def spec_text(data: str, model: str, batch: int, steps: int, window: int, gpu: bool) -> str:
     return f"""version: 1
 name: bench_unet
-data: {{kind: tensor, path: '{data_path}', shape: [3, 32, 32], hflip: true}}
+data: {data}
 model: {model}
 sampler: {{kind: euler, steps: 1}}
 train:
@@ -123,18 +148,25 @@ def plain_windows(
     steps: int,
     window: int,
     batch: int,
-    gpu: bool,
+    fast: bool,
     clock,
 ) -> list[float]:
-    """The hand-written loop, same model class and batch; seconds per step in each window."""
+    """The hand-written loop, same model class and batch; seconds per step in each window. With
+    `fast` (a GPU, --plain matched) it uses bf16 autocast, compile, channels_last and fused Adam;
+    without, it is fp32 eager with the default Adam and PyTorch's default TF32 flags (the
+    generated script sets its own in the same process, so they are reset here)."""
+    if device.type == "cuda" and not fast:
+        torch.backends.cuda.matmul.allow_tf32 = False  # PyTorch's defaults
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = False
     torch.manual_seed(0)
     model = mod.build_model().to(device)
-    if gpu:
+    if fast:
         model = model.to(memory_format=torch.channels_last)
     ema = copy.deepcopy(model).requires_grad_(False)
-    optimizer = torch.optim.Adam(model.parameters(), lr=2e-4, fused=gpu)
-    net = torch.compile(model) if gpu else model
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=gpu)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-4, fused=fast)
+    net = torch.compile(model) if fast else model
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=fast)
     images = data.to(device)
     g = torch.Generator(device=device).manual_seed(0)
     times: list[float] = []
@@ -195,8 +227,29 @@ def main() -> int:
         "shared machine), wall: elapsed seconds (default: cpu on the CPU, wall on a GPU)",
     )
     parser.add_argument("--peak-tflops", type=float, default=None, help="bf16 peak for MFU")
+    parser.add_argument(
+        "--plain",
+        choices=["matched", "fp32-eager"],
+        default="matched",
+        help="the plain loop's settings on a GPU: matched (the generated script's bf16, compile, "
+        "channels_last, fused Adam) or fp32-eager (torchcfm's CIFAR-10 example); the same on "
+        "the CPU",
+    )
+    parser.add_argument(
+        "--model", choices=sorted(MODELS), default=None, help="default: cifar10 on GPU, else small"
+    )
+    parser.add_argument(
+        "--cifar10-root",
+        type=Path,
+        default=REPO / "data" / "cifar10",
+        help="CIFAR-10's python batches (under cifar-10-batches-py/) if present; otherwise "
+        "random uint8 images of its shape",
+    )
+    parser.add_argument("--out", default=None, help="file name (default train_step_<device>.json)")
     args = parser.parse_args()
     gpu = args.device.startswith("cuda")
+    fast = gpu and args.plain == "matched"
+    model_name = args.model or ("cifar10" if gpu else "small")
     torch.set_num_threads(args.threads)
     batch = args.batch or (128 if gpu else 16)
     window = args.window or (50 if gpu else 5)
@@ -206,22 +259,28 @@ def main() -> int:
     clock = time.perf_counter if clock_name == "wall" else cpu_time_with_children
 
     work = Path(tempfile.mkdtemp(prefix="specc_bench_"))
-    rng = np.random.default_rng(0)
-    data = rng.integers(0, 256, (2048, 3, 32, 32), dtype=np.uint8)
-    np.save(work / "images.npy", data)
-    text = spec_text(
-        work / "images.npy", GPU_MODEL if gpu else CPU_MODEL, batch, steps, window, gpu
-    )
+    if cifar10_present(args.cifar10_root):
+        data_spec = f"{{kind: cifar10, root: '{args.cifar10_root}', split: train, hflip: true}}"
+        data_source = f"CIFAR-10 training images from {args.cifar10_root}"
+    else:
+        rng = np.random.default_rng(0)
+        np.save(work / "images.npy", rng.integers(0, 256, (2048, 3, 32, 32), dtype=np.uint8))
+        path = work / "images.npy"
+        data_spec = f"{{kind: tensor, path: '{path}', shape: [3, 32, 32], hflip: true}}"
+        data_source = "random uint8 images of CIFAR-10's shape (3x32x32; no CIFAR-10 found)"
+    text = spec_text(data_spec, MODELS[model_name], batch, steps, window, gpu)
     (work / "spec.yaml").write_text(text)
     result = build_spec(work / "spec.yaml")
     assert result.ok, [d.format() for d in result.diagnostics]
     mod = load_script(result.text, work)
+    data = mod.dataset()[0]  # the images the generated script trains on, uint8 (N, 3, 32, 32)
     n_params = sum(p.numel() for p in mod.build_model().parameters())
+    tr = mod.CONFIG.train
 
     gen_rounds, plain_rounds = [], []
     for r in range(args.rounds):
         g = generated_windows(mod, args.device, work / f"run{r}", clock)[1:]
-        p = plain_windows(mod, torch.from_numpy(data), device, steps, window, batch, gpu, clock)[1:]
+        p = plain_windows(mod, data, device, steps, window, batch, fast, clock)[1:]
         gen_rounds.append(statistics.median(g))
         plain_rounds.append(statistics.median(p))
         ratio = gen_rounds[-1] / plain_rounds[-1]
@@ -242,14 +301,37 @@ def main() -> int:
             "torch": torch.__version__,
             "device": args.device,
             "device_name": torch.cuda.get_device_name(device) if gpu else "cpu",
+            **({"cuda": torch.cuda.get_device_name(device)} if gpu else {}),
         },
         "config": {
-            "model": GPU_MODEL if gpu else CPU_MODEL,
+            "model": MODELS[model_name],
+            "model_name": model_name,
             "parameters": n_params,
             "batch": batch,
             "image": [3, 32, 32],
+            "data": data_source,
             "precision": "bf16" if gpu else "fp32",
             "compile": gpu,
+            # what each loop ran with on this device (the script ignores its GPU settings on a CPU)
+            "generated": {
+                "precision": tr.precision if gpu else "fp32",
+                "compile": bool(gpu and tr.compile),
+                "channels_last": bool(gpu and tr.channels_last),
+                "fused_optimizer": bool(gpu and tr.fused_optimizer),
+                "tf32": bool(gpu and tr.tf32),
+                "optimizer": "AdamW",
+            },
+            "plain": {
+                "mode": args.plain,
+                "precision": "bf16" if fast else "fp32",
+                "compile": fast,
+                "channels_last": fast,
+                "fused_optimizer": fast,
+                "tf32": ("matmul and cuDNN" if fast else "cuDNN only (PyTorch's default)")
+                if gpu
+                else False,
+                "optimizer": "Adam",
+            },
             "window_steps": window,
             "windows": args.windows,
             "rounds": args.rounds,
@@ -270,9 +352,9 @@ def main() -> int:
             "max": max(ratios),
         },
     }
-    if gpu:
+    if gpu or args.peak_tflops:
         flops = flops_per_step(mod, device, batch)
-        name = torch.cuda.get_device_name(device)
+        name = torch.cuda.get_device_name(device) if gpu else "cpu"
         peak = (
             args.peak_tflops * 1e12
             if args.peak_tflops
@@ -284,7 +366,7 @@ def main() -> int:
             report["mfu"] = {"generated": flops / gen_s / peak, "plain": flops / plain_s / peak}
     results = Path(os.environ.get("SPECC_BENCH_RESULTS", REPO / "bench" / "results"))
     results.mkdir(parents=True, exist_ok=True)
-    out = results / f"train_step_{'cuda' if gpu else 'cpu'}.json"
+    out = results / (args.out or f"train_step_{'cuda' if gpu else 'cpu'}.json")
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: report[k] for k in ("images_per_s", "ratio_generated_over_plain")}))
     print(f"wrote {out}")
