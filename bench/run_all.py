@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +57,7 @@ BENCHMARKS: list[Benchmark] = [
               "few-step W2, straightness and pair cost per coupling, and reflow"),
     Benchmark("coupling_overhead", "coupling_overhead.py",
               ("--setups", "toy,image", "--batches", "128,256,1024", "--image-batches",
-               "128,256", "--rounds", "5", "--steps", "2"),
+               "128,256", "--rounds", "5", "--steps", "2", "--toy-steps", "50"),
               ("--setups", "toy", "--batches", "128", "--rounds", "1", "--steps", "1"),
               "training-step time of exact_ot vs independent (and torchcfm)"),
     Benchmark("solver_crossover", "solver_crossover.py", (), ("--quick",),
@@ -97,7 +98,13 @@ def main() -> int:
     parser.add_argument(
         "--dry-run", action="store_true", help="with --gpu: its CPU dry run (as --quick does)"
     )
+    parser.add_argument(
+        "--jobs", type=int, default=1,
+        help="benchmarks run at once (only with --quick: timings need the machine to themselves)",
+    )  # fmt: skip
     args = parser.parse_args()
+    if args.jobs > 1 and not args.quick:
+        parser.error("--jobs goes with --quick: a full run's timings need the machine alone")
     if args.dry_run:
         if not args.gpu:
             parser.error("--dry-run goes with --gpu (the CPU benchmarks have --quick)")
@@ -117,20 +124,29 @@ def main() -> int:
     failed = []
     if not args.report_only:
         results.mkdir(parents=True, exist_ok=True)
-        for bench in BENCHMARKS:
-            if wanted and bench.name not in wanted:
-                continue
-            if bench.gpu_only != args.gpu:  # --gpu: the GPU benchmark alone; else the CPU ones
-                continue
+        chosen = [
+            b
+            for b in BENCHMARKS
+            if (not wanted or b.name in wanted) and b.gpu_only == args.gpu  # --gpu: it alone
+        ]
+
+        def run(bench: Benchmark) -> None:
             cmd = [sys.executable, str(BENCH / bench.script),
                    *(bench.quick if args.quick else bench.full)]  # fmt: skip
-            print(f"== {bench.name}: {bench.what}\n   {' '.join(cmd[1:])}", flush=True)
             start = time.time()
-            proc = subprocess.run(cmd, cwd=REPO, env=env)
+            print(f"== {bench.name}: {bench.what}\n   {' '.join(cmd[1:])}", flush=True)
+            if args.jobs == 1:  # its output as it comes
+                proc = subprocess.run(cmd, cwd=REPO, env=env)
+            else:  # several at once: each one's output in one piece when it ends
+                proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+                print(f"-- {bench.name}\n{proc.stdout}{proc.stderr}", end="", flush=True)
             print(f"   {bench.name}: exit {proc.returncode} in {time.time() - start:.0f} s",
                   flush=True)  # fmt: skip
             if proc.returncode:
                 failed.append(bench.name)
+
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            list(pool.map(run, chosen))
     sys.path.insert(0, str(BENCH))
     from report import write_report
 

@@ -19,8 +19,8 @@ def test_quick_harness_runs_every_benchmark_and_renders_the_report(tmp_path: Pat
     committed = {p.name: p.read_bytes() for p in (REPO / "bench" / "results").glob("*.json")}
     results, report = tmp_path / "results", tmp_path / "report"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "run_all.py"), "--quick", "--results",
-         str(results), "--report", str(report)],
+        [sys.executable, str(REPO / "bench" / "run_all.py"), "--quick", "--jobs", "2",
+         "--results", str(results), "--report", str(report)],
         cwd=REPO, capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
