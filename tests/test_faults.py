@@ -146,9 +146,12 @@ def test_ctrl_c_is_a_message_and_the_run_goes_on(tmp_path):
     script.write_text(build_text(SPEC, (*SETS, "train.steps=100000"), tmp_path))
     out = tmp_path / "run"
     args = [sys.executable, str(script), "--device", "cpu", "--out", str(out)]
+    # as from a terminal: a job started in the background of a non-interactive shell (as CI may
+    # start this suite) inherits SIGINT ignored, and Python then never raises KeyboardInterrupt
     proc = subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     deadline = time.monotonic() + 120
     while not list((out / "checkpoints").glob("step_*.pt")) and time.monotonic() < deadline:
         time.sleep(0.1)
