@@ -70,7 +70,7 @@ BENCHMARKS: list[Benchmark] = [
               "training-step cost of cfm, IP, ADR, FC and ADR+FC (digits ablation specs)"),
     Benchmark("reflexflow_ablation", "reflexflow_ablation.py", (),
               ("--seeds", "0,1", "--steps", "20", "--variants", "cfm,adr_fc", "--eval-samples",
-               "200"),
+               "200", "--nfe", "3"),
               "digits-FD and exposure bias of the ReflexFlow ablation over 3 seeds (~25 min)"),
     Benchmark("reflexflow_ablation_probes", "reflexflow_ablation.py", ("--probes",),
               ("--probes", "--seeds", "0", "--steps", "20", "--variants", "adr_detached",
