@@ -15,16 +15,18 @@ on), exact_ot_scipy (coupling.solver: scipy) and torchcfm. Two setups, toy at ba
 `--device cuda` runs the training step on a GPU as the generated train() does there (the model in
 channels_last, bf16 autocast, fused AdamW, TF32, cuDNN autotuning; eager: no torch.compile, which
 would recompile for every fresh model), the clock read after a device synchronisation; the data,
-noise and coupling stay on the CPU, in the data worker process, as in train().
+noise and coupling stay on the CPU, in the data worker processes, as in train().
 
 The specc columns drive the generated scripts' own functions exactly as their train() does:
-a DataLoader worker process runs worker_batch, i.e. coupled_batch (data, noise and the
-coupling), train.prefetch (2) steps ahead while loss_fn, backward, clipping and AdamW run in the
-main process. The torchcfm column draws the same data and noise in the main thread and pairs
-them with torchcfm's ExactOptimalTransportConditionalFlowMatcher (POT's emd on the CPU, then
-resampling), as its training examples do. Variants alternate within every round; the report
-gives the median ms/step over rounds with [min, max], the per-round ratios to independent (after
-one uncounted warm-up round), and the coupled_batch call alone: the work the data worker hides.
+their batches() starts train.data_workers DataLoader worker processes (by default one per spare
+core, at most 8; `--data-workers N` sets it), which run worker_batch, i.e. coupled_batch (data,
+noise and the coupling), train.prefetch (2) steps ahead while loss_fn, backward, clipping and
+AdamW run in the main process. The torchcfm column draws the same data and noise in the main
+thread and pairs them with torchcfm's ExactOptimalTransportConditionalFlowMatcher (POT's emd on
+the CPU, then resampling), as its training examples do. Variants alternate within every round;
+the report gives the median ms/step over rounds with [min, max], the per-round ratios to
+independent (after one uncounted warm-up round), and the coupled_batch call alone: the work the
+data workers hide.
 
     pip install --no-deps torchcfm==1.0.7     # optional: the torchcfm column (needs POT)
     python bench/coupling_overhead.py          # writes bench/results/coupling_overhead.json
@@ -37,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import functools
 import gc
 import sys
 import time
@@ -97,14 +98,12 @@ def sync(device: torch.device) -> None:
 
 
 def train_steps_specc(module, model, rt, batch: int, start: int, n: int) -> float:
-    """n training steps as the generated train() runs them (its DataLoader over worker_batch, one
-    worker process train.prefetch steps ahead); returns seconds per step."""
+    """n training steps as the generated train() runs them (its batches(): train.data_workers
+    processes, each train.prefetch steps ahead); returns seconds per step."""
     tr = module.CONFIG.train
     optimizer = module.build_optimizer(model, rt.device)
-    workers = {"num_workers": 1, "prefetch_factor": tr.prefetch} if tr.prefetch else {}
-    make = functools.partial(module.worker_batch, rt, batch)
     steps = range(start, start + n + 2)
-    loader = torch.utils.data.DataLoader(steps, None, collate_fn=make, **workers)
+    loader = module.batches(rt, batch, steps.start, steps.stop)
     tick = 0.0
     for step, batch_ in zip(steps, loader, strict=True):
         if step == start + 2:  # two untimed steps: the worker starts, its queue fills, caches warm
@@ -187,6 +186,11 @@ def main() -> None:
         "two threads stall at every op whenever another process holds a core; the coupling "
         "thread then has the other core, as a GPU run leaves the CPU to it)",
     )
+    p.add_argument(
+        "--data-workers", type=int, default=None,
+        help="train.data_workers of the specc columns (default: the scripts' own, 0: one per spare "
+        "core, at most 8); the batches do not depend on it",
+    )  # fmt: skip
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -207,6 +211,9 @@ def main() -> None:
         name: import_script(build_text(REPO / "specs" / f"{spec}.yaml", sets, tmp), tmp, name)
         for name, (spec, sets) in builds.items()
     }
+    for module in modules.values():
+        if args.data_workers is not None:
+            module.CONFIG.train.data_workers = args.data_workers
     variants = list(builds) + (["torchcfm_exact_ot"] if matcher else [])
     unet = None
     if args.image_model in ("unet", "cifar10"):
@@ -247,6 +254,7 @@ def main() -> None:
         "image_model": args.image_model,
         # where coupled_batch runs during training (results without this field: a thread)
         "batch_worker": "process",
+        "data_workers": modules["exact_ot"].batches(None, 1, 0, 0).num_workers,
         "results": results,
     }
     if device.type != "cpu":  # (CPU results keep their fields as they were)

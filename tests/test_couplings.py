@@ -6,6 +6,7 @@ failure path stops with a reason instead of falling back in silence."""
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -352,6 +353,27 @@ def test_coupled_batch_is_a_pure_function_of_the_step(sink):
     assert all(torch.equal(p, q) for p, q in zip(a[:2], b[:2], strict=True))
     c = sink.coupled_batch(rt._replace(rank=1), 7, 64)
     assert not torch.equal(a[0], c[0])  # each rank draws and couples its own batch
+
+
+def test_the_data_workers_give_every_step_its_own_batch_in_order(exact, monkeypatch):
+    """batches(): 1, 2 or auto (one per spare core, at least 1) worker processes, each taking
+    every n-th step, or none (prefetch 0) yield, in step order, exactly coupled_batch of each
+    step: the run does not depend on them."""
+    rt = exact.Runtime(0, 1, torch.device("cpu"), 0)
+    want = [exact.coupled_batch(rt, step, 32) for step in range(5, 12)]
+    auto = max(1, min(8, (os.cpu_count() or 1) - 1))
+    for workers, prefetch, processes in ((1, 2, 1), (2, 1, 2), (0, 2, auto), (2, 0, 0)):
+        train = SimpleNamespace(**{**vars(exact.CONFIG.train), "data_workers": workers})
+        train.prefetch = prefetch
+        monkeypatch.setattr(
+            exact, "CONFIG", SimpleNamespace(**{**vars(exact.CONFIG), "train": train})
+        )
+        loader = exact.batches(rt, 32, 5, 12)
+        assert loader.num_workers == processes
+        got = [[torch.as_tensor(v) for v in batch[:2]] for batch in loader]
+        assert len(got) == len(want)
+        for (x, eps), (x_ref, eps_ref, _) in zip(got, want, strict=True):
+            assert torch.equal(x, x_ref) and torch.equal(eps, eps_ref)
 
 
 def resolved(tmp_path: Path, text: str) -> dict:
