@@ -23,10 +23,10 @@ core, at most 8; `--data-workers N` sets it), which run worker_batch, i.e. coupl
 noise and the coupling), train.prefetch (2) steps ahead while loss_fn, backward, clipping and
 AdamW run in the main process. The torchcfm column draws the same data and noise in the main
 thread and pairs them with torchcfm's ExactOptimalTransportConditionalFlowMatcher (POT's emd on
-the CPU, then resampling), as its training examples do. Variants alternate within every round;
-the report gives the median ms/step over rounds with [min, max], the per-round ratios to
-independent (after one uncounted warm-up round), and the coupled_batch call alone: the work the
-data workers hide.
+the CPU, then resampling), as its training examples do. Variants alternate within every round,
+each round starting with the next one (none always runs first or last); the report gives the
+median ms/step over rounds with [min, max], the per-round ratios to independent (after one
+uncounted warm-up round), and the coupled_batch call alone: the work the data workers hide.
 
     pip install --no-deps torchcfm==1.0.7     # optional: the torchcfm column (needs POT)
     python bench/coupling_overhead.py          # writes bench/results/coupling_overhead.json
@@ -296,7 +296,8 @@ def measure(args, setup: str, batch: int, variants, modules, builds, unet, match
     call alone."""
     times: dict[str, list[float]] = {v: [] for v in variants}
     for r in range(-1, args.rounds):  # round -1 warms up and is not counted
-        for variant in variants:
+        turn = (r + 1) % len(variants)  # each round starts with the next variant: no fixed places
+        for variant in variants[turn:] + variants[:turn]:
             module = modules.get(variant, modules["independent"])
             rt = module.Runtime(0, 1, device, r)
             if setup == "image":
