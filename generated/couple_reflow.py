@@ -555,7 +555,8 @@ def batches(rt: Runtime, size: int, first: int, last: int) -> torch.utils.data.D
     """The batches of steps first .. last-1 in order, each prepared train.prefetch steps ahead by
     one of train.data_workers processes (0: the cores this rank can spare, 1 to 8)."""
     tr, ranks_here = CONFIG.train, int(os.environ.get("LOCAL_WORLD_SIZE", 1))
-    n = tr.data_workers or max(1, min(8, (os.cpu_count() or 1) // ranks_here - 1))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    n = tr.data_workers or max(1, min(8, (cores or 1) // ranks_here - 1))
     workers = {"num_workers": n, "prefetch_factor": tr.prefetch} if tr.prefetch else {}
     make = functools.partial(worker_batch, rt, size)
     return torch.utils.data.DataLoader(range(first, last), None, collate_fn=make, **workers)

@@ -361,7 +361,8 @@ def test_the_data_workers_give_every_step_its_own_batch_in_order(exact, monkeypa
     step: the run does not depend on them."""
     rt = exact.Runtime(0, 1, torch.device("cpu"), 0)
     want = [exact.coupled_batch(rt, step, 32) for step in range(5, 12)]
-    auto = max(1, min(8, (os.cpu_count() or 1) - 1))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    auto = max(1, min(8, cores - 1))
     for workers, prefetch, processes in ((1, 2, 1), (2, 1, 2), (0, 2, auto), (2, 0, 0)):
         train = SimpleNamespace(**{**vars(exact.CONFIG.train), "data_workers": workers})
         train.prefetch = prefetch
