@@ -211,8 +211,8 @@ def main() -> None:
         name: import_script(build_text(REPO / "specs" / f"{spec}.yaml", sets, tmp), tmp, name)
         for name, (spec, sets) in builds.items()
     }
-    for module in modules.values():
-        if args.data_workers is not None:
+    if args.data_workers is not None:
+        for module in modules.values():
             module.CONFIG.train.data_workers = args.data_workers
     variants = list(builds) + (["torchcfm_exact_ot"] if matcher else [])
     unet = None
